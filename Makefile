@@ -1,0 +1,66 @@
+# Two commands for a fresh machine: `make demo` (the main job) and `make test` (the test suite).
+# Each creates .venv when missing, installs torch (pinned CPU build), the package with its extras
+# and, when run as root, the Debian packages the project needs.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_SPEC := torch==2.13.0
+EXTRAS := dev,bpe,flashlight
+APT_PACKAGES := espeak-ng sox libsndfile1 fonts-dkg-handwriting fonts-bwht fonts-breip \
+	fonts-kristi fonts-klee fonts-rufscript fonts-sjfonts
+CSRC := $(shell find ctc/csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh')
+EXT_STAMP := build/.extension-built
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-slow test-all venv system-packages build lint bench clean
+
+demo: $(EXT_STAMP)
+	$(PY) tools/demo.py $(DEMO_ARGS)
+
+test: $(EXT_STAMP)
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-slow: $(EXT_STAMP)
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
+
+test-all: $(EXT_STAMP)
+	$(PY) -m pytest -q -m 'slow or not slow' $(PYTEST_ARGS)
+
+venv: $(VENV)/.installed
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "warning: missing Debian packages (install them as root):" $$missing >&2; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml setup.py | system-packages
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip setuptools wheel ninja
+	$(PIP) install -q $(TORCH_SPEC)
+	$(PIP) install -q kenlm
+	$(PIP) install -q --no-build-isolation -e '.[$(EXTRAS)]'
+	$(PIP) install -q --no-deps pyctcdecode pygtrie
+	touch $@
+
+build: $(EXT_STAMP)
+
+$(EXT_STAMP): $(VENV)/.installed $(CSRC) setup.py
+	$(PY) setup.py -q build_ext --inplace
+	@mkdir -p build && touch $@
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+
+bench: $(EXT_STAMP)
+	$(PY) tools/bench_ctc.py
+
+clean:
+	rm -rf build ctc/_C*.so *.egg-info

@@ -1,0 +1,95 @@
+"""Manifests: one JSON object per line describing one utterance (audio) or text line (image).
+
+Fields: ``id`` (unique), ``modality`` (``audio`` | ``image``), ``path``, ``text``, and optionally
+``duration`` (seconds) and ``sample_rate`` for audio, ``width``/``height`` (pixels) for images,
+``speaker`` (speaker or writer id). Only recipes write manifests; everything reads them here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from ctc.errors import InputError
+from ctc.io import atomic_open
+
+MODALITIES = ("audio", "image")
+
+
+@dataclass(frozen=True)
+class Record:
+    """One utterance or text line."""
+
+    id: str
+    modality: str
+    path: str
+    text: str
+    duration: float | None = None
+    sample_rate: int | None = None
+    width: int | None = None
+    height: int | None = None
+    speaker: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if v is not None},
+                          ensure_ascii=False)
+
+
+_FIELDS = {f.name for f in fields(Record)}
+
+
+def validate_record(obj: dict, where: str) -> Record:
+    """Build a Record from a decoded JSON object; raise InputError naming ``where`` if invalid."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    missing = [k for k in ("id", "modality", "path", "text") if k not in obj]
+    if missing:
+        raise InputError(f"{where}: missing field(s) {', '.join(missing)}")
+    if obj["modality"] not in MODALITIES:
+        raise InputError(f"{where}: modality must be one of {MODALITIES}, got {obj['modality']!r}")
+    if not isinstance(obj["text"], str):
+        raise InputError(f"{where}: field 'text' must be a string")
+    return Record(**{k: v for k, v in obj.items() if k in _FIELDS})
+
+
+def iter_manifest(path: str | os.PathLike) -> Iterator[Record]:
+    """Yield the records of a JSONL manifest lazily, resolving relative paths against its folder."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"manifest not found: {path}")
+    base = path.parent
+    seen: set[str] = set()
+    with path.open(encoding="utf-8") as handle:
+        for lineno, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputError(f"{where}: invalid JSON ({err.msg})") from None
+            record = validate_record(obj, where)
+            if record.id in seen:
+                raise InputError(f"{where}: duplicate id {record.id!r}")
+            seen.add(record.id)
+            if not os.path.isabs(record.path):
+                record = Record(**{**asdict(record), "path": str(base / record.path)})
+            yield record
+
+
+def read_manifest(path: str | os.PathLike) -> list[Record]:
+    """Read a whole JSONL manifest (see iter_manifest)."""
+    return list(iter_manifest(path))
+
+
+def write_manifest(path: str | os.PathLike, records: Iterable[Record]) -> int:
+    """Write records as JSONL atomically; return how many were written."""
+    count = 0
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(record.to_json() + "\n")
+            count += 1
+    return count
