@@ -36,7 +36,10 @@ def _extension():
     opt = ["-O0", "-g", "-DCAROUSEL_DEBUG"] if debug else ["-O3"]
     cxx = [*opt, "-std=c++20", "-fopenmp", "-march=x86-64-v3", "-fno-math-errno"]
     sources = _sources("*.cpp")
-    kwargs = {"extra_compile_args": {"cxx": cxx}, "extra_link_args": ["-fopenmp"]}
+    # rpath to torch's libraries so that `import ctc._C` works before `import torch`
+    torch_lib = os.path.join(os.path.dirname(cpp_extension.__file__), "..", "lib")
+    link = ["-fopenmp", f"-Wl,-rpath,{os.path.realpath(torch_lib)}"]
+    kwargs = {"extra_compile_args": {"cxx": cxx}, "extra_link_args": link}
     if _want_cuda():
         sources += _sources("*.cu")
         kwargs["extra_compile_args"]["cxx"].append("-DWITH_CUDA")

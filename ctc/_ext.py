@@ -6,12 +6,13 @@ from types import ModuleType
 
 _MESSAGE = (
     "carousel's compiled extension ctc._C is not built ({err}). Build it with "
-    "`pip install --no-build-isolation -e .` (after `pip install torch==2.13.0`), or run `make venv`."
+    "`pip install --no-build-isolation -e .` (after `pip install torch==2.13.0`), "
+    "or run `make build`."
 )
 
 
 def load_extension() -> ModuleType:
-    """Return the compiled module ``ctc._C``; raise ImportError with build instructions if absent."""
+    """Return the compiled module ``ctc._C``; ImportError with build instructions if absent."""
     import torch  # noqa: F401  (loads libtorch before the extension)
 
     try:

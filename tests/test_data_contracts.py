@@ -27,7 +27,7 @@ def test_manifest_round_trip_resolves_relative_paths(tmp_path):
 
 
 @pytest.mark.parametrize("line, message", [
-    ('{"id": "a", "modality": "audio", "path": "x"}', "missing field(s) text"),
+    ('{"id": "a", "modality": "audio", "path": "x"}', r"missing field\(s\) text"),
     ('{"id": "a", "modality": "video", "path": "x", "text": ""}', "modality must be"),
     ("not json", "invalid JSON"),
 ])

@@ -21,7 +21,8 @@ def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor | None = None,
         best-path log score (sum of per-frame maxima).
     """
     if log_probs.dim() != 3:
-        raise ValueError(f"log_probs must be (batch, time, vocab), got shape {tuple(log_probs.shape)}")
+        shape = tuple(log_probs.shape)
+        raise ValueError(f"log_probs must be (batch, time, vocab), got shape {shape}")
     n, t, _ = log_probs.shape
     if lengths is None:
         lengths = torch.full((n,), t, dtype=torch.long)
