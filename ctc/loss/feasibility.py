@@ -7,20 +7,22 @@ target of length S with R adjacent repeats needs T >= S + R frames (Graves et al
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import torch
 
 
 def required_frames(target: Sequence[int]) -> int:
     """Minimum number of frames for ``target``: its length plus its adjacent repeats."""
-    repeats = sum(1 for a, b in zip(target, target[1:]) if a == b)
+    repeats = sum(1 for a, b in pairwise(target) if a == b)
     return len(target) + repeats
 
 
 def required_frames_batch(targets: torch.Tensor, target_lengths: torch.Tensor) -> torch.Tensor:
     """``required_frames`` for padded targets ``(N, S)`` with lengths ``(N,)``; returns ``(N,)``."""
     if targets.dim() != 2:
-        raise ValueError(f"targets must be padded (batch, max_target_len), got {tuple(targets.shape)}")
+        shape = tuple(targets.shape)
+        raise ValueError(f"targets must be padded (batch, max_target_len), got {shape}")
     s = targets.shape[1]
     if s < 2:
         return target_lengths.clone()
