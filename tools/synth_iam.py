@@ -348,6 +348,16 @@ def synthesize(out: str | Path, *, train: int, dev: int, test: int, seed: int = 
     return stats
 
 
+def read_writer_table(root: str | Path) -> dict[str, str]:
+    """Writer id -> font family from ``ROOT/writers.txt``."""
+    table = {}
+    for row in (Path(root) / "writers.txt").read_text(encoding="utf-8").splitlines():
+        parts = row.split()
+        if len(parts) >= 2:
+            table[parts[0]] = parts[1]
+    return table
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="root of the IAM-layout tree to write")
