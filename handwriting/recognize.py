@@ -53,7 +53,7 @@ def build_decoder(tokenizer: Any, *, lm: str | None = None, alpha: float = 0.5,
         return None
     from ctc.decode import make_decoder  # lands with the beam-search decoder
 
-    return make_decoder("carousel" if backend == "auto" else backend,
+    return make_decoder("ours" if backend == "auto" else backend,
                         tokens=list(tokenizer.symbols), blank=tokenizer.blank,
                         word_delimiter=getattr(tokenizer, "word_delimiter", " "), lm=lm,
                         alpha=alpha, beta=beta, beam_size=beam_size)
