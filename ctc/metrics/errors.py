@@ -16,6 +16,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 UNITS = ("word", "char")
+METRIC_OF_UNIT = {"word": "wer", "char": "cer"}
 
 
 @dataclass

@@ -25,11 +25,9 @@ from ctc.io import atomic_open, atomic_write_text
 from ctc.metrics.alignment import SPACE_MARK, Confusions, align, format_alignment
 from ctc.metrics.bootstrap import bootstrap_interval
 from ctc.metrics.breakdown import by_length, by_speaker
-from ctc.metrics.errors import UtteranceErrors, utterance_errors
+from ctc.metrics.errors import METRIC_OF_UNIT, UtteranceErrors, utterance_errors
 from ctc.metrics.errors import units as split_units
 from ctc.metrics.normalize import TextNormalizer
-
-METRIC_OF_UNIT = {"word": "wer", "char": "cer"}
 
 
 @dataclass(frozen=True)
@@ -197,29 +195,13 @@ def _markdown(summary: dict[str, Any], results: Sequence[ScoredUtterance],
     return "\n".join(lines) + "\n"
 
 
-def write_report(results: Sequence[ScoredUtterance], out_dir: str | Path, *, title: str,
-                 extra: dict[str, Any] | None = None,
-                 normalizer: TextNormalizer | None = None,
-                 units: Sequence[str] = ("word", "char"),
-                 posteriorgram: tuple | None = None,
-                 bootstrap_samples: int = 1000, seed: int = 0,
-                 worst: int = 10, top: int = 20, plots: bool = True) -> dict[str, Any]:
-    """Score ``results`` (WER and CER), write the report files, return the summary dict.
-
-    Args:
-        extra: model, decoder settings, timings: stored verbatim in the summary.
-        normalizer: applied to references and hypotheses before scoring (default: collapse
-            whitespace only); stated in the report.
-        units: which of "word" (WER) and "char" (CER) to score; the first is the primary one
-            (worst-utterance ranking).
-        posteriorgram: ``(utt_id, log_probs (T, V), symbols)`` or with a fourth element, the
-            decoded ``(token, frame)`` pairs, to draw ``posteriorgram.png``.
-        bootstrap_samples, seed: bootstrap replicates for the 95% intervals, and their seed.
-        worst, top: how many worst utterances and confusion pairs to list.
-        plots: write the PNG figures (matplotlib).
-    Returns:
-        the summary: ``summary["wer"]["rate"]``, ``summary["cer"]["rate"]`` (fractions), counts,
-        ``ci95``, ``by_length``, ``by_speaker``, ``confusions``, ``worst``, ``files``, ``extra``.
+def summarize(results: Sequence[ScoredUtterance], *, title: str,
+              extra: dict[str, Any] | None = None, normalizer: TextNormalizer | None = None,
+              units: Sequence[str] = ("word", "char"), bootstrap_samples: int = 1000,
+              seed: int = 0, worst: int = 10, top: int = 20
+              ) -> tuple[dict[str, Any], dict[str, UnitScores]]:
+    """Score ``results`` without writing anything: the summary dict of ``write_report`` and the
+    per-unit scores (alignments included) it is built from. Arguments as in ``write_report``.
     """
     unknown = [u for u in units if u not in METRIC_OF_UNIT]
     if unknown or not units:
@@ -244,6 +226,36 @@ def write_report(results: Sequence[ScoredUtterance], out_dir: str | Path, *, tit
         w["ref"], w["hyp"] = refs[w["index"]], hyps[w["index"]]
     summary["extra"] = extra or {}
 
+    return summary, scores
+
+
+def write_report(results: Sequence[ScoredUtterance], out_dir: str | Path, *, title: str,
+                 extra: dict[str, Any] | None = None,
+                 normalizer: TextNormalizer | None = None,
+                 units: Sequence[str] = ("word", "char"),
+                 posteriorgram: tuple | None = None,
+                 bootstrap_samples: int = 1000, seed: int = 0,
+                 worst: int = 10, top: int = 20, plots: bool = True) -> dict[str, Any]:
+    """Score ``results`` (WER and CER), write the report files, return the summary dict.
+
+    Args:
+        extra: model, decoder settings, timings: stored verbatim in the summary.
+        normalizer: applied to references and hypotheses before scoring (default: collapse
+            whitespace only); stated in the report.
+        units: which of "word" (WER) and "char" (CER) to score; the first is the primary one
+            (worst-utterance ranking).
+        posteriorgram: ``(utt_id, log_probs (T, V), symbols)`` or with a fourth element, the
+            decoded ``(token, frame)`` pairs, to draw ``posteriorgram.png``.
+        bootstrap_samples, seed: bootstrap replicates for the 95% intervals, and their seed.
+        worst, top: how many worst utterances and confusion pairs to list.
+        plots: write the PNG figures (matplotlib).
+    Returns:
+        the summary: ``summary["wer"]["rate"]``, ``summary["cer"]["rate"]`` (fractions), counts,
+        ``ci95``, ``by_length``, ``by_speaker``, ``confusions``, ``worst``, ``files``, ``extra``.
+    """
+    summary, scores = summarize(results, title=title, extra=extra, normalizer=normalizer,
+                                units=units, bootstrap_samples=bootstrap_samples, seed=seed,
+                                worst=worst, top=top)
     out = Path(out_dir)
     files = ["report.json", "report.md", "alignments.txt"]
     _write_alignments(out / "alignments.txt", results, scores)
