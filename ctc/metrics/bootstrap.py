@@ -73,8 +73,8 @@ def bootstrap_interval(errors: np.ndarray, ref_length: np.ndarray, *, samples: i
     errors = np.asarray(errors, dtype=np.float64)
     ref_length = np.asarray(ref_length, dtype=np.float64)
     rate = float(_ratio(errors.sum(), ref_length.sum()))
-    if len(errors) == 0 or samples <= 0:
-        return BootstrapInterval(rate, rate, rate, 0.0, level, max(samples, 0), seed)
+    if len(errors) == 0 or samples <= 0 or ref_length.sum() == 0:
+        return BootstrapInterval(rate, rate, rate, 0.0, level, 0, seed)
     sums = _replicate_sums(np.stack([errors, ref_length], axis=1), samples, seed)  # (B, 2)
     rates = _ratio(sums[:, 0], sums[:, 1])
     tail = 100 * (1 - level) / 2
