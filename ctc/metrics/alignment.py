@@ -41,13 +41,16 @@ def align_texts(ref: str, hyp: str, unit: str = "word") -> list[Aligned]:
     return align(units(ref, unit), units(hyp, unit))
 
 
-def op_counts(alignment: Iterable[Aligned]) -> Counter[str]:
+def op_counts(alignment: Sequence[Aligned]) -> dict[str, int]:
     """How many C, S, D and I an alignment holds."""
-    return Counter(op for op, _, _ in alignment)
+    ops = [op for op, _, _ in alignment]
+    return {op: ops.count(op) for op in "CSDI"}
 
 
 def _width(text: str) -> int:
     """Display width in a monospaced font (East Asian wide/full-width characters count 2)."""
+    if text.isascii():
+        return len(text)
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
@@ -65,15 +68,20 @@ def alignment_rows(alignment: Sequence[Aligned], unit: str = "word") -> tuple[st
             return EMPTY_SLOT if unit == "word" else "*"
         return SPACE_MARK if unit == "char" and token == " " else token
 
-    ref_cells, hyp_cells, eval_cells = [], [], []
-    for op, r, h in alignment:
-        rc, hc = show(r), show(h)
-        width = max(_width(rc), _width(hc), 1)
-        ref_cells.append(_pad(rc, width))
-        hyp_cells.append(_pad(hc, width))
-        eval_cells.append(_pad("" if op == "C" else op, width))
-    return (("REF:  " + " ".join(ref_cells)).rstrip(), ("HYP:  " + " ".join(hyp_cells)).rstrip(),
-            ("EVAL: " + " ".join(eval_cells)).rstrip())
+    ref_cells = [show(r) for _, r, _ in alignment]
+    if all(op == "C" for op, _, _ in alignment):
+        row = " ".join(ref_cells)
+        return ("REF:  " + row).rstrip(), ("HYP:  " + row).rstrip(), "EVAL:"
+    hyp_cells = [show(h) for _, _, h in alignment]
+    eval_cells = ["" if op == "C" else op for op, _, _ in alignment]
+    if "".join(ref_cells + hyp_cells).replace(SPACE_MARK, "").isascii():
+        widths = [max(len(r), len(h), 1) for r, h in zip(ref_cells, hyp_cells)]
+        pad = str.ljust  # every cell is one column per character
+    else:
+        widths = [max(_width(r), _width(h), 1) for r, h in zip(ref_cells, hyp_cells)]
+        pad = _pad
+    return tuple((label + " ".join(map(pad, cells, widths))).rstrip() for label, cells in
+                 (("REF:  ", ref_cells), ("HYP:  ", hyp_cells), ("EVAL: ", eval_cells)))
 
 
 def format_alignment(utt_id: str, alignment: Sequence[Aligned], unit: str = "word") -> str:

@@ -31,12 +31,15 @@ def _replicate_sums(values: np.ndarray, samples: int, seed: int) -> np.ndarray:
     """
     n_utts = values.shape[0]
     rng = np.random.default_rng(seed)
+    columns = [np.ascontiguousarray(values[:, k]) for k in range(values.shape[1])]
     out = np.empty((samples, values.shape[1]), dtype=np.float64)
     rows = max(1, _MAX_INDICES_PER_CHUNK // max(n_utts, 1))
+    index_type = np.int32 if n_utts < 2**31 else np.int64
     for start in range(0, samples, rows):
         stop = min(samples, start + rows)
-        index = rng.integers(0, n_utts, size=(stop - start, n_utts))  # (b, U)
-        out[start:stop] = values[index].sum(axis=1)  # (b, U, K) -> (b, K)
+        index = rng.integers(0, n_utts, size=(stop - start, n_utts), dtype=index_type)  # (b, U)
+        for k, column in enumerate(columns):
+            out[start:stop, k] = column[index].sum(axis=1)  # (b, U) -> (b,)
     return out
 
 
