@@ -309,7 +309,7 @@ class Trainer:
                 self.scaler.scale(loss).backward()
             else:
                 loss.backward()
-        return float(masked.sum()), int(ok.sum())
+        return float(masked.detach().sum()), int(ok.sum())
 
     def optimizer_step(self) -> float:
         loop = self.config.train
