@@ -40,7 +40,7 @@ class PyCTCDecodeDecoder:
         try:
             from pyctcdecode import build_ctcdecoder
         except ImportError as err:
-            raise InputError(f"--decoder pyctcdecode needs the pyctcdecode package ({err})") from None
+            raise InputError(f"--decoder pyctcdecode needs pyctcdecode ({err})") from None
         labels = ["" if i == blank else (" " if t == word_delimiter else t)
                   for i, t in enumerate(tokens)]
         self.text = TokenText(tokens, blank, word_delimiter)
