@@ -84,6 +84,19 @@ def test_posteriorgram_with_explicit_path_and_bad_shape(tmp_path):
         plots.plot_posteriorgram(np.zeros((10, 4)), ["<b>", "x", "y"], tmp_path / "q.png")
 
 
+def test_posteriorgram_finds_blank_by_symbol(tmp_path, monkeypatch):
+    seen = {}
+    original = plots.greedy_path
+
+    def spy(log_probs, blank=0):
+        seen["blank"] = blank
+        return original(log_probs, blank)
+
+    monkeypatch.setattr(plots, "greedy_path", spy)
+    plots.plot_posteriorgram(np.log(np.full((5, 3), 1 / 3)), ["a", "b", "<b>"], tmp_path / "p.png")
+    assert seen["blank"] == 2
+
+
 def test_greedy_path_merges_repeats_and_drops_blanks():
     best = [0, 1, 1, 0, 1, 2, 2, 0]
     log_probs = np.log(np.eye(3)[best] * 0.9 + 0.05)

@@ -129,3 +129,13 @@ def test_kaldi_reader_keeps_empty_transcripts(tmp_path):
     path.write_text("u1\nu2   two  words \n")
     got = read_transcripts(path, role="ref")
     assert got["u1"].text == "" and got["u2"].text == "two  words"
+
+
+def test_utt2spk_gives_per_speaker_table(tmp_path):
+    ref = _kaldi(tmp_path / "ref.txt", REFS)
+    hyp = _kaldi(tmp_path / "hyp.txt", HYPS)
+    (tmp_path / "utt2spk").write_text("u1 alice\nu2 bob\nu3 alice\n")
+    run(get_args(["--ref", str(ref), "--hyp", str(hyp), "--utt2spk", str(tmp_path / "utt2spk"),
+                  "--report", str(tmp_path / "rep"), "--unit", "word", "--bootstrap", "10"]))
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "| alice | 2 | 10 |" in md and "| bob | 1 | 2 |" in md

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ctc.data.tokens import BLANK_SYMBOL
 from ctc.errors import InputError
 from ctc.io import atomic_open
 
@@ -98,13 +99,15 @@ def greedy_path(log_probs: np.ndarray, blank: int = 0) -> list[tuple[int, int]]:
 
 def plot_posteriorgram(log_probs: Any, symbols: Sequence[str], out_png: str | os.PathLike,
                        path_tokens_frames: Sequence[tuple[int, int]] | None = None, *,
-                       blank: int = 0, title: str | None = None, max_rows: int = 40) -> None:
+                       blank: int | None = None, title: str | None = None,
+                       max_rows: int = 40) -> None:
     """Posterior probability of each symbol over time, with the decoded path marked.
 
     Args:
         log_probs: (T, V) log-probabilities of one utterance (T frames, V symbols incl. blank),
             a torch tensor (any device) or an array.
-        symbols: the V symbol strings, ``symbols[blank]`` the blank.
+        symbols: the V symbol strings.
+        blank: index of the blank; by default that of ``"<b>"`` in ``symbols``, else 0.
         path_tokens_frames: decoded tokens as ``(token_id, frame)`` pairs, e.g.
             ``zip(hyp.tokens, hyp.frames)``; the greedy best path when None.
         max_rows: at most this many symbols are drawn: the blank, those on the path, then those
@@ -114,6 +117,8 @@ def plot_posteriorgram(log_probs: Any, symbols: Sequence[str], out_png: str | os
     if lp.ndim != 2 or lp.shape[1] != len(symbols):
         raise InputError(f"posteriorgram needs (time, vocab) log-probs with vocab = "
                          f"{len(symbols)} symbols, got shape {tuple(lp.shape)}")
+    if blank is None:
+        blank = list(symbols).index(BLANK_SYMBOL) if BLANK_SYMBOL in symbols else 0
     probs = np.exp(lp)  # (T, V)
     path = greedy_path(lp, blank) if path_tokens_frames is None else [
         (int(k), int(t)) for k, t in path_tokens_frames]

@@ -83,7 +83,7 @@ def read_transcripts(path: str | Path, role: str = "hyp") -> dict[str, Transcrip
     """
     path = Path(path)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except UnicodeDecodeError as err:
