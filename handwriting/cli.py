@@ -100,10 +100,9 @@ def run_prepare_iam(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ctc.data.manifest import read_manifest
     from ctc.train import run_training
     from ctc.train.config import load_config
-
-    from ctc.data.manifest import read_manifest
     from handwriting.featurizer import LineImageFeaturizer
 
     config = load_config(args.config, args.set)
@@ -130,9 +129,8 @@ def _load_recognizer(model: str, device: str):
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ctc.evaluate import evaluate
-
     from ctc.data.manifest import read_manifest
+    from ctc.evaluate import evaluate
     from handwriting.recognize import build_decoder
 
     recognizer = _load_recognizer(args.model, args.device)
