@@ -107,6 +107,8 @@ class Trainer:
             _say(f"note: train.precision={loop.precision} needs a GPU; training in fp32", info)
         self.precision = loop.precision if info.device.type == "cuda" else "fp32"
         self.ctc_loss = get_ctc_loss(loop.ctc_impl)
+        if loop.threads > 0:
+            torch.set_num_threads(loop.threads)
         seed_everything(loop.seed)
 
         self.tokenizer = tokenizer or build_tokenizer(config.tokenizer,
