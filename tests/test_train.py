@@ -37,8 +37,22 @@ def _valid_rows(out: Path) -> list[dict]:
     return [r for r in rows if r["kind"] == "valid"]
 
 
-def test_tiny_bilstm_overfits_to_zero_cer(tmp_path):
-    cfg = load_config(None, [*TINY, "train.epochs=8", "train.average_last=3"])
+def _carousel_available() -> bool:
+    try:
+        from ctc.loss import ctc_loss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("impl", [
+    "torch",
+    pytest.param("carousel", marks=pytest.mark.skipif(not _carousel_available(),
+                                                      reason="ctc.loss.ctc_loss not built")),
+])
+def test_tiny_bilstm_overfits_to_zero_cer(tmp_path, impl):
+    cfg = load_config(None, [*TINY, "train.epochs=8", "train.average_last=3",
+                             f"train.ctc_impl={impl}"])
     records = synthetic_records(12)
     result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
     assert result["valid"]["cer"] == 0.0 and result["valid"]["wer"] == 0.0

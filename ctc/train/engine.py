@@ -225,6 +225,10 @@ class Trainer:
         self.last_valid = state.get("metrics", {})
         return True
 
+    def _ranked(self) -> list[tuple[float, int]]:
+        """Kept epochs, best first (lower metric; on ties, the later epoch)."""
+        return sorted(self.scores, key=lambda s: (s[0], -s[1]))
+
     def save_epoch(self, metrics: dict[str, Any]) -> None:
         """Epoch checkpoint; keep best-k by the validation metric and the last k for averaging."""
         if not self.info.is_main:
@@ -234,7 +238,7 @@ class Trainer:
         ckpt.save_checkpoint(state, self.out_dir / ckpt.epoch_name(self.epoch))
         score = metrics.get(loop.best_metric, math.inf) if metrics else math.inf
         self.scores.append((float(score), self.epoch))
-        best = sorted(self.scores)[: max(1, loop.keep_best)]
+        best = self._ranked()[: max(1, loop.keep_best)]
         if best[0][1] == self.epoch:
             ckpt.save_checkpoint(state, self.out_dir / ckpt.BEST)
         keep = {e for _, e in best} | {e for _, e in self.scores[-max(1, loop.average_last):]}
@@ -475,7 +479,7 @@ class Trainer:
         if info.is_main:
             averaged = self.write_average()
             plot_curves(self.log.rows(), self.out_dir / "curves.png")
-            best = sorted(self.scores)[0] if self.scores else None
+            best = self._ranked()[0] if self.scores else None
             result = {"epoch": self.epoch, "step": self.step,
                       "valid": self.last_valid, "data_check": self.data_check,
                       **self.counters,
