@@ -162,15 +162,18 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     assert [r["cer"] for r in _valid_rows(full)] == [r["cer"] for r in _valid_rows(broken)]
 
 
-@pytest.mark.slow
 def test_ddp_two_processes_match_one_process(tmp_path):
-    overrides = [*TINY, "train.epochs=2", "train.average_last=0", "optim.warmup_steps=0"]
+    # a large Adam epsilon makes the update sensitive to the gradient scale, not just direction
+    overrides = [*TINY, "train.epochs=2", "train.average_last=0", "optim.warmup_steps=0",
+                 "optim.eps=0.1"]
     script = tmp_path / "train.py"
     script.write_text(textwrap.dedent(SCRIPT.format(overrides=overrides, kill_step=10**9)))
     one, two = tmp_path / "one", tmp_path / "two"
-    _run([sys.executable, str(script), str(one), "full"])
     _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
           str(script), str(two), "full"])
+    records = synthetic_records(16)
+    run_training(load_config(None, overrides), SyntheticFeaturizer(feature_dim=8), records,
+                 records[:4], one)
     a, b = _weights(one / "last.pt"), _weights(two / "last.pt")
     assert torch.load(one / "last.pt", weights_only=True)["step"] > 4
     for name in a:
