@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -89,6 +90,22 @@ def test_infeasible_and_unreadable_utterances_are_skipped_never_nan(tmp_path, ca
     assert result["nonfinite_batches"] == 0 and torch.isfinite(torch.tensor(
         result["valid"]["loss"]))
     assert "1 skipped as infeasible for CTC" in capsys.readouterr().err
+
+
+class _NaNFeaturizer(SyntheticFeaturizer):
+    def __call__(self, record, train=False, rng=None):
+        features = super().__call__(record, train, rng)
+        return features * float("nan") if record.id == "utt0002" else features
+
+
+def test_non_finite_loss_batch_is_skipped_and_counted(tmp_path):
+    cfg = load_config(None, [*TINY, "train.epochs=2"])
+    records = synthetic_records(8)
+    result = run_training(cfg, _NaNFeaturizer(feature_dim=8), records, records[3:5], tmp_path)
+    assert result["nonfinite_batches"] == 2  # once per epoch
+    weights = torch.load(tmp_path / "last.pt", weights_only=True)["model"]
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    assert all(math.isfinite(r["train_loss"]) for r in _valid_rows(tmp_path))
 
 
 def test_bpe_tokenizer_trains_and_round_trips(tmp_path):
