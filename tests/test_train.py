@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from ctc.data.manifest import Record
+from ctc.errors import CarouselError
 from ctc.train import load_config, run_training
 from ctc.train.synthetic import SyntheticFeaturizer, synthetic_records
 
@@ -60,6 +61,8 @@ def test_tiny_bilstm_overfits_to_zero_cer(tmp_path, impl):
     assert _valid_rows(tmp_path)[0]["cer"] > 0.5  # it learned, it did not start there
     for name in ("config.yaml", "last.pt", "best.pt", "averaged.pt", "curves.png"):
         assert (tmp_path / name).is_file(), name
+    with pytest.raises(CarouselError, match="already holds a training run"):
+        run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
     saved = load_config(tmp_path / "config.yaml")
     assert saved.model.input_dim == 8  # resolved from the featurizer
     state = torch.load(tmp_path / "averaged.pt", weights_only=True)

@@ -384,6 +384,9 @@ class Trainer:
 
     def run(self) -> dict[str, Any]:
         info, loop = self.info, self.config.train
+        if not self.resume and (self.out_dir / ckpt.LAST).is_file():
+            raise CarouselError(f"{self.out_dir} already holds a training run ({ckpt.LAST}); "
+                                "resume it or choose another output directory")
         if info.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.out_dir / "config.yaml")
