@@ -142,11 +142,11 @@ float PrefixBeamSearch::lm_score(Workspace& ws, int32_t state, int32_t word, int
 }
 
 bool PrefixBeamSearch::complete_word(Workspace& ws, int32_t lex, int32_t* lm_state, float* base,
-                                     float* lm, int32_t* words) const {
+                                     float* lm, int32_t* words, bool force) const {
   if (has_lexicon_) {
     const int32_t id = lex >= 0 ? word_at_[lex] : -1;
     if (id == -1 || (id == -2 && lm_)) {  // outside the lexicon, or unknown to the LM
-      if (options_.lexicon_constrained && id == -1) return false;
+      if (options_.lexicon_constrained && id == -1 && !force) return false;
       *base += options_.unk_score;
       if (lm_) lm_score(ws, *lm_state, lm_->unk_id(), lm_state);
     } else if (id >= 0 && lm_) {
@@ -313,12 +313,16 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
     float acoustic, lm;
     int32_t words;
   };
+  // If every beam ends inside a word that is not in the lexicon (possible when constrained),
+  // they are returned anyway, the last word scored as unknown, rather than nothing.
   std::vector<Final> finals;
+  for (int pass = 0; pass < 2 && finals.empty(); ++pass)
   for (int32_t b : ws.beams) {
     const Node& n = ws.nodes[b];
     int32_t state = n.lm_state, hot = n.hot, words = n.words;
     float base = n.base, lm = n.lm, locked = 0.0f;
-    if (n.word_bytes > 0 && !complete_word(ws, n.lex, &state, &base, &lm, &words)) continue;
+    if (n.word_bytes > 0 && !complete_word(ws, n.lex, &state, &base, &lm, &words, pass == 1))
+      continue;
     if (hot_space_ >= 0) feed_hot(&hot, ' ', &locked);
     if (lm_) {
       const float s = lm_score(ws, state, lm_->eos_id(), &state);
