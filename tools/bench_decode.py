@@ -76,11 +76,14 @@ def _flatten(lp: np.ndarray, temperature: float) -> np.ndarray:
     return (x - np.log(np.exp(x).sum(axis=1, keepdims=True))).astype(np.float32)
 
 
-def _timed(decoder, data: Posteriors) -> tuple[float, float]:
-    start = time.perf_counter()
+def _timed(decoder, data: Posteriors) -> tuple[float, float, float]:
+    """WER, wall ms per utterance, and this process's CPU ms per utterance (all its threads;
+    pyctcdecode's forked workers are not counted)."""
+    start, cpu = time.perf_counter(), time.process_time()
     hyps = decoder(data.log_probs, data.lengths)
     ms = 1000 * (time.perf_counter() - start) / len(data.refs)
-    return count_errors(data.refs, [h.text for h in hyps]).rate, ms
+    cpu_ms = 1000 * (time.process_time() - cpu) / len(data.refs)
+    return count_errors(data.refs, [h.text for h in hyps]).rate, ms, cpu_ms
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,30 +137,37 @@ def main(argv: list[str] | None = None) -> int:
 
     rows = []
     if "greedy" in args.decoders:
-        wer, ms = _timed(make_decoder("greedy", **kw), test)
-        rows.append({"decoder": "greedy", "beam": 1, "threads": 1, "wer": wer, "ms": ms})
+        wer, ms, cpu = _timed(make_decoder("greedy", **kw), test)
+        rows.append({"decoder": "greedy", "beam": 1, "threads": 1, "wer": wer, "ms": ms,
+                     "cpu_ms": cpu})
     for beam in args.beams:
         for threads in args.threads:
             for name, (alpha, beta) in tuned.items():
                 dec = make_decoder(name, **kw, lm=lm, alpha=alpha, beta=beta, beam_size=beam,
                                    num_threads=threads)
-                wer, ms = _timed(dec, test)
+                wer, ms, cpu = _timed(dec, test)
                 rows.append({"decoder": name, "beam": beam, "threads": threads, "wer": wer,
-                             "ms": ms, "alpha": alpha, "beta": beta})
+                             "ms": ms, "cpu_ms": cpu, "alpha": alpha, "beta": beta})
                 print(f"  {name:<12} beam {beam:>3} threads {threads}  WER {100 * wer:6.2f}%  "
-                      f"{ms:8.2f} ms/utt", flush=True)
+                      f"{ms:8.2f} ms/utt  (CPU {cpu:8.2f} ms)", flush=True)
 
-    print("\n| decoder | beam | threads | WER % | ms/utt | x faster than pyctcdecode |"
-          " x vs flashlight |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; ratios = peer time /"
+          " this row's time at the same beam and threads (wall; CPU in brackets)")
+    print("| decoder | beam | threads | WER % | ms/utt wall | ms/utt CPU | vs pyctcdecode |"
+          " vs flashlight |")
+    print("|---|---|---|---|---|---|---|---|")
     index = {(r["decoder"], r["beam"], r["threads"]): r for r in rows}
+
+    def ratio(peer: dict | None, row: dict) -> str:
+        if not peer:
+            return "-"
+        return f"{peer['ms'] / row['ms']:.1f} ({peer['cpu_ms'] / max(row['cpu_ms'], 1e-9):.1f})"
+
     for r in rows:
-        peer_p = index.get(("pyctcdecode", r["beam"], r["threads"]))
-        peer_f = index.get(("flashlight", r["beam"], r["threads"]))
-        rp = f"{peer_p['ms'] / r['ms']:.1f}" if peer_p else "-"
-        rf = f"{peer_f['ms'] / r['ms']:.2f}" if peer_f else "-"
+        rp = ratio(index.get(("pyctcdecode", r["beam"], r["threads"])), r)
+        rf = ratio(index.get(("flashlight", r["beam"], r["threads"])), r)
         print(f"| {r['decoder']} | {r['beam']} | {r['threads']} | {100 * r['wer']:.2f} | "
-              f"{r['ms']:.2f} | {rp} | {rf} |")
+              f"{r['ms']:.2f} | {r['cpu_ms']:.2f} | {rp} | {rf} |")
     if args.out:
         atomic_write_text(args.out, json.dumps({"tuned": tuned, "rows": rows}, indent=2) + "\n")
     return 0

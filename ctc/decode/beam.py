@@ -48,7 +48,7 @@ class BeamSearchDecoder:
     def __init__(self, tokens: Sequence[str], blank: int = 0, word_delimiter: str | None = " ",
                  lm: str | os.PathLike | None = None, alpha: float = 0.5, beta: float = 1.0,
                  beam_size: int = 50, token_min_logp: float = -5.0,
-                 beam_prune_logp: float = -12.0, blank_skip_threshold: float = 0.999,
+                 beam_prune_logp: float = -10.0, blank_skip_threshold: float = 0.999,
                  top_k: int = 40, unigrams: Sequence[str] | None = None,
                  lexicon_constrained: bool = False, unk_score: float = -10.0,
                  hotwords: dict[str, float] | None = None, num_threads: int = 0,

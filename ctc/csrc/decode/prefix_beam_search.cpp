@@ -11,10 +11,26 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// log(exp(a) + exp(b)) with log1p(exp(-d)) tabulated on [0, 16] in steps of 1/256 and
+// interpolated linearly (error below 1e-6; beyond 16 the term is below 1.2e-7).
+struct Log1pExp {
+  static constexpr int kSteps = 256, kSize = 16 * kSteps + 2;
+  float value[kSize];
+  Log1pExp() {
+    for (int i = 0; i < kSize; ++i)
+      value[i] = static_cast<float>(std::log1p(std::exp(-static_cast<double>(i) / kSteps)));
+  }
+};
+const Log1pExp kLog1pExp;
+
 inline float log_add(float a, float b) {
   if (a < b) std::swap(a, b);
-  if (b == kNegInf) return a;
-  return a + std::log1p(std::exp(b - a));
+  const float d = a - b;  // NaN-free: b == -inf gives d == inf
+  if (!(d < 16.0f)) return a;
+  const float x = d * Log1pExp::kSteps;
+  const int i = static_cast<int>(x);
+  const float f = x - static_cast<float>(i);
+  return a + kLog1pExp.value[i] + f * (kLog1pExp.value[i + 1] - kLog1pExp.value[i]);
 }
 
 struct Ranked {
@@ -259,6 +275,18 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
       ws.candidates.resize(o.top_k);
     }
 
+    // an extension whose score cannot reach the pruning floor is not tried (the candidates are
+    // in decreasing order, so the rest of them cannot either); the LM terms are left out here
+    std::sort(ws.candidates.begin(), ws.candidates.end(), [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
+    float best_score = kNegInf;
+    for (int32_t b : ws.beams) {
+      const Node& n = ws.nodes[b];
+      best_score = std::max(best_score, log_add(n.pb, n.pnb) + n.base + n.heur);
+    }
+    const float cutoff = best_score + std::max(lb, row[best]) + o.beam_prune_logp;
+
     ws.touched.clear();
     auto touch = [&](int32_t id) -> Node& {
       Node& n = ws.nodes[id];
@@ -278,7 +306,9 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
         n.npb = log_add(n.npb, total + lb);
         if (last >= 0) n.npnb = log_add(n.npnb, pnb + row[last]);
       }
+      const float score = total + ws.nodes[b].base + ws.nodes[b].heur;
       for (const auto& [logp, c] : ws.candidates) {
+        if (score + logp < cutoff) break;
         const int32_t id = child(ws, b, c, t);
         if (!ws.nodes[id].valid) continue;
         Node& n = touch(id);
@@ -297,11 +327,12 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
       std::nth_element(ws.ranked.begin(), ws.ranked.begin() + o.beam_size, ws.ranked.end());
       ws.ranked.resize(o.beam_size);
     }
-    std::sort(ws.ranked.begin(), ws.ranked.end());
-    const float floor = ws.ranked.front().score + o.beam_prune_logp;
+    float top = kNegInf;
+    for (const Ranked& r : ws.ranked) top = std::max(top, r.score);
+    const float floor = top + o.beam_prune_logp;
     ws.beams.clear();
     for (const Ranked& r : ws.ranked) {
-      if (r.score < floor && !ws.beams.empty()) break;
+      if (r.score < floor || (r.score == kNegInf && !ws.beams.empty())) continue;
       ws.beams.push_back(r.node);
       if (ws.nodes[r.node].frame < 0) ws.nodes[r.node].frame = t;
     }
