@@ -4,6 +4,13 @@ Score of a prefix: ``log P_ctc + alpha * ln P_lm(words) + beta * |words|``; the 
 when it completes (and ``</s>`` at the end); partial words get ``alpha`` times the best unigram
 ln-probability of the lexicon words they begin (max-smeared look-ahead), or ``unk_score`` once
 they leave the lexicon. Hotword phrases earn their weight, gradually as they are spelled out.
+
+Intentional differences from pyctcdecode (the results coincide without an LM, see the tests):
+partial words get a real look-ahead (pyctcdecode: 0, or a flat offset once the partial word is
+no unigram's prefix); a completed word outside the lexicon scores ``unk_score`` instead of
+KenLM's ``<unk>`` probability plus the offset; beams are merged on the token prefix (pyctcdecode:
+on the text), and ties are broken by creation order, not by Python set order; hotwords are
+matched on whole words with the weight spread over their characters, not by regex.
 """
 
 from __future__ import annotations

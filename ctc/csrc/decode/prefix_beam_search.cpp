@@ -45,7 +45,6 @@ struct Ranked {
 
 struct PrefixBeamSearch::Node {
   int32_t parent, token, frame;
-  int32_t first_child = -1, next_sibling = -1;
   int32_t lm_state, lex, hot, word_bytes, words;
   float base;  // weighted LM of completed words + word bonuses + unk penalties + locked hotwords
   float heur;  // look-ahead of the partial word + hotword bonus of the partial match
@@ -55,7 +54,73 @@ struct PrefixBeamSearch::Node {
   bool valid = true;
 };
 
+// (node, token) -> child node, open addressing; entries of earlier utterances are told apart by
+// an epoch so that starting an utterance costs nothing.
+class ChildTable {
+ public:
+  void reset() {
+    if (keys_.empty()) resize(1 << 14);
+    if (++epoch_ == 0) {  // wrapped around: forget everything for real
+      std::fill(epochs_.begin(), epochs_.end(), 0u);
+      epoch_ = 1;
+    }
+    used_ = 0;
+  }
+  int32_t find(int32_t node, int32_t token) const {
+    const uint64_t key = pack(node, token);
+    for (uint64_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+      if (epochs_[i] != epoch_) return -1;
+      if (keys_[i] == key) return values_[i];
+    }
+  }
+  void insert(int32_t node, int32_t token, int32_t child) {
+    if (2 * (used_ + 1) > keys_.size()) grow();
+    place(pack(node, token), child);
+    ++used_;
+  }
+
+ private:
+  static uint64_t pack(int32_t node, int32_t token) {
+    return (uint64_t(uint32_t(node)) << 32) | uint32_t(token);
+  }
+  static uint64_t hash(uint64_t key) {
+    key *= 0x9E3779B97F4A7C15ULL;
+    return key ^ (key >> 29);
+  }
+  void place(uint64_t key, int32_t value) {
+    uint64_t i = hash(key) & mask_;
+    while (epochs_[i] == epoch_) i = (i + 1) & mask_;
+    keys_[i] = key;
+    values_[i] = value;
+    epochs_[i] = epoch_;
+  }
+  void resize(size_t size) {
+    keys_.assign(size, 0);
+    values_.assign(size, -1);
+    epochs_.assign(size, 0u);
+    mask_ = size - 1;
+  }
+  void grow() {
+    std::vector<uint64_t> keys;
+    std::vector<int32_t> values;
+    for (size_t i = 0; i < keys_.size(); ++i)
+      if (epochs_[i] == epoch_) {
+        keys.push_back(keys_[i]);
+        values.push_back(values_[i]);
+      }
+    resize(keys_.size() * 2);
+    for (size_t i = 0; i < keys.size(); ++i) place(keys[i], values[i]);
+  }
+  std::vector<uint64_t> keys_;
+  std::vector<int32_t> values_;
+  std::vector<uint32_t> epochs_;
+  uint32_t epoch_ = 0;
+  size_t used_ = 0;
+  uint64_t mask_ = 0;
+};
+
 struct PrefixBeamSearch::Workspace {
+  ChildTable children;
   std::vector<Node> nodes;
   std::vector<int32_t> beams, touched;
   std::vector<std::pair<float, int32_t>> candidates;
@@ -190,15 +255,13 @@ void PrefixBeamSearch::feed_hot(int32_t* state, unsigned char byte, float* locke
 }
 
 int32_t PrefixBeamSearch::child(Workspace& ws, int32_t node, int32_t token, int32_t frame) const {
-  for (int32_t c = ws.nodes[node].first_child; c >= 0; c = ws.nodes[c].next_sibling)
-    if (ws.nodes[c].token == token) return c;
+  const int32_t known = ws.children.find(node, token);
+  if (known >= 0) return known;
   (void)frame;
   Node n = ws.nodes[node];
   n.parent = node;
   n.token = token;
   n.frame = -1;
-  n.first_child = -1;
-  n.next_sibling = ws.nodes[node].first_child;
   n.pb = n.pnb = n.npb = n.npnb = kNegInf;
   n.stamp = -1;
   float locked = 0.0f;
@@ -225,7 +288,7 @@ int32_t PrefixBeamSearch::child(Workspace& ws, int32_t node, int32_t token, int3
   if (hot_space_ >= 0) n.heur += hot_bonus_[n.hot];
   const int32_t id = static_cast<int32_t>(ws.nodes.size());
   ws.nodes.push_back(n);
-  ws.nodes[node].first_child = id;
+  ws.children.insert(node, token, id);
   return id;
 }
 
@@ -233,6 +296,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
                                                 int vocab, int nbest) const {
   const DecoderOptions& o = options_;
   ws.nodes.clear();
+  ws.children.reset();
   Node root{};
   root.parent = -1;
   root.token = -1;
