@@ -1,5 +1,8 @@
 """CTC loss (compiled forward-backward) and feasibility checks."""
 
 from ctc.loss.feasibility import required_frames, required_frames_batch
+from ctc.loss.functional import ctc_loss, ctc_loss_from_logits
+from ctc.loss.module import CTCLoss
 
-__all__ = ["required_frames", "required_frames_batch"]
+__all__ = ["CTCLoss", "ctc_loss", "ctc_loss_from_logits", "required_frames",
+           "required_frames_batch"]

@@ -1,0 +1,154 @@
+// CTC negative log-likelihood and its gradient (Graves et al. 2006, "Connectionist Temporal
+// Classification", sec. 4.1-4.2): framework-free templates over raw pointers.
+//
+// Conventions (one utterance, T frames, target l of length S, extended target l' of length
+// L = 2S + 1 with blanks between labels and at both ends):
+//   alpha_t(s) = sum over prefixes of paths that are in state s at frame t, emission at t included
+//                (Graves eq. 5-7);
+//   beta_t(s)  = sum over suffixes of paths leaving state s at frame t, emission at t EXCLUDED,
+//                so that for every t:  p(l|x) = sum_s alpha_t(s) beta_t(s)        (cf. eq. 14).
+// Occupancy gamma_t(k) = sum_{s: l'_s = k} alpha_t(s) beta_t(s) / p(l|x): the posterior
+// probability that frame t emits class k.  With y = the input scores:
+//   log-prob input:  d(-log p) / d y[t, k] = -gamma_t(k)               (exact, no normalisation
+//                    assumed: gradcheck holds on y itself);
+//   logits input:    y are raw logits normalised by log_softmax inside the kernel and
+//                    d(-log p) / d y[t, k] = softmax(y_t)_k - gamma_t(k).
+//
+// Two numerics, chosen per utterance:
+//   scaled: probabilities rescaled per frame (Graves eq. 9-10 style: emissions divided by their
+//           largest value over the utterance's label set, alpha and beta renormalised to sum 1 per
+//           frame), three multiply-adds per cell, vectorised over s. Underflow is detected:
+//           a frame sum that becomes (nearly) zero, or a frame t whose sum_s alpha_t beta_t
+//           disagrees with the forward likelihood, sends the utterance to the log-space path.
+//   log:    the exact log-space recursion with an -inf-safe three-term logsumexp.
+// Memory belongs to the caller: workspace_size() gives the bytes, and the same Layout is used
+// by the kernels to carve it.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+
+#if defined(__CUDACC__)
+#define CAROUSEL_HD __host__ __device__
+#else
+#define CAROUSEL_HD
+#endif
+
+namespace carousel::ctc {
+
+enum class Numerics : int32_t { kAuto = 0, kLog = 1 };
+
+// Shapes and strides of one call. Strides are in elements; the class stride is 1.
+struct Problem {
+  int64_t batch = 0;        // N
+  int64_t max_time = 0;     // T: frames in the input tensor
+  int64_t max_target = 0;   // S: largest target length in the batch
+  int64_t num_classes = 0;  // C
+  int64_t in_stride_time = 0, in_stride_batch = 0;
+  int64_t grad_stride_time = 0, grad_stride_batch = 0;
+  int64_t blank = 0;
+  bool logits = false;      // inputs are raw logits (fused log_softmax)
+  Numerics numerics = Numerics::kAuto;
+};
+
+// Per-slot workspace: a slot is one CPU thread or one GPU utterance. Offsets in bytes.
+struct Layout {
+  int64_t row = 0;       // doubles per padded state row: states s live at [2, 2 + L)
+  size_t emit = 0;       // T x row  doubles: emissions (scaled or log)
+  size_t alpha = 0;      // T x row  doubles
+  size_t beta = 0;       // row      doubles: beta_t
+  size_t temp = 0;       // row      doubles: emission * beta_t
+  size_t occ = 0;        // row      doubles: alpha_t * beta_t
+  size_t skip = 0;       // row      doubles: 1 where state s may be entered from s - 2
+  size_t frame = 0;      // T        doubles: cumulative log scale of alpha
+  size_t frame2 = 0;     // T        doubles: per-frame log normaliser (logits mode)
+  size_t acc = 0;        // S + 1    doubles: occupancy per distinct class
+  size_t classes = 0;    // S + 1    int64: distinct classes, blank first
+  size_t state_class = 0;  // row    int32: state -> index into classes
+  size_t class_states = 0; // row    int32: states grouped by class (CSR, used on GPU)
+  size_t class_start = 0;  // S + 2  int32: CSR offsets into class_states
+  size_t slot = 0;       // C        int32: class -> index into classes, or -1
+  size_t bytes = 0;      // total per slot
+};
+
+CAROUSEL_HD inline size_t align_up(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
+CAROUSEL_HD inline Layout make_layout(int64_t max_time, int64_t max_target, int64_t num_classes) {
+  Layout l;
+  const int64_t states = 2 * max_target + 1;
+  l.row = (states + 4 + 7) / 8 * 8;
+  const size_t t = static_cast<size_t>(max_time > 0 ? max_time : 1);
+  const size_t row = static_cast<size_t>(l.row);
+  const size_t s1 = static_cast<size_t>(max_target + 1);
+  size_t at = 0;
+  auto take = [&at](size_t bytes) {
+    const size_t here = at;
+    at += align_up(bytes);
+    return here;
+  };
+  l.emit = take(t * row * sizeof(double));
+  l.alpha = take(t * row * sizeof(double));
+  l.beta = take(row * sizeof(double));
+  l.temp = take(row * sizeof(double));
+  l.occ = take(row * sizeof(double));
+  l.skip = take(row * sizeof(double));
+  l.frame = take(t * sizeof(double));
+  l.frame2 = take(t * sizeof(double));
+  l.acc = take(s1 * sizeof(double));
+  l.classes = take(s1 * sizeof(int64_t));
+  l.state_class = take(row * sizeof(int32_t));
+  l.class_states = take(row * sizeof(int32_t));
+  l.class_start = take((s1 + 1) * sizeof(int32_t));
+  l.slot = take(static_cast<size_t>(num_classes) * sizeof(int32_t));
+  l.bytes = at;
+  return l;
+}
+
+// The one size function: bytes of workspace for `slots` slots (CPU: threads; GPU: utterances).
+CAROUSEL_HD inline size_t workspace_size(int64_t max_time, int64_t max_target,
+                                         int64_t num_classes, int64_t slots) {
+  return make_layout(max_time, max_target, num_classes).bytes * static_cast<size_t>(slots);
+}
+
+// Window of states that can lie on a complete path at frame t of T (0-based): at most two
+// states are advanced per frame, from the start (s <= 2t + 1) and towards the end.
+CAROUSEL_HD inline int64_t window_lo(int64_t states, int64_t frames, int64_t t) {
+  const int64_t lo = states - 2 * (frames - t);
+  return lo > 0 ? lo : 0;
+}
+CAROUSEL_HD inline int64_t window_hi(int64_t states, int64_t t) {
+  const int64_t hi = 2 * t + 1;
+  return hi < states - 1 ? hi : states - 1;
+}
+
+// log(exp(a) + exp(b) + exp(c)) without branches; -inf when all three are -inf, never NaN.
+CAROUSEL_HD inline double log_add3(double a, double b, double c) {
+  const double m = fmax(a, fmax(b, c));
+  const double base = m == -INFINITY ? 0.0 : m;
+  return base + log(exp(a - base) + exp(b - base) + exp(c - base));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU: one utterance at a time on the calling thread; the OpenMP driver is in ctc_loss_cpu.cpp.
+// ---------------------------------------------------------------------------------------------
+
+template <typename scalar_t, typename index_t>
+void ctc_loss_cpu(const Problem& problem, const scalar_t* inputs, const index_t* targets,
+                  const int64_t* target_offsets, const int64_t* input_lengths,
+                  const int64_t* target_lengths, const double* grad_weights, double* costs,
+                  scalar_t* grad, uint8_t* used_log, void* workspace, int num_threads);
+
+#if defined(WITH_CUDA) || defined(__CUDACC__)
+// GPU: one block per utterance. Same arguments; all pointers on the device; `stream` is a
+// cudaStream_t. Log-space numerics only. Returns a cudaError_t as int.
+template <typename scalar_t, typename index_t>
+int ctc_loss_cuda(const Problem& problem, const scalar_t* inputs, const index_t* targets,
+                  const int64_t* target_offsets, const int64_t* input_lengths,
+                  const int64_t* target_lengths, const double* grad_weights, double* costs,
+                  scalar_t* grad, void* workspace, void* stream);
+#endif
+
+}  // namespace carousel::ctc

@@ -1,0 +1,82 @@
+"""Evaluation: decode a set of records with a recognizer and write the WER/CER report.
+
+Legend: N batch, T encoder output frames, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ctc.data.manifest import Record
+from ctc.decode.greedy import greedy_decode
+from ctc.decode.hypothesis import Hypothesis
+from ctc.infer import Recognizer
+from ctc.io import atomic_save
+from ctc.metrics.report import ScoredUtterance, write_report
+
+Decoder = Callable[[torch.Tensor, torch.Tensor], list[Hypothesis]]
+
+
+def greedy_decoder(tokenizer) -> Decoder:
+    """Best-path decoding ``(log_probs (N, T, V), lengths (N,)) -> hypotheses`` with text."""
+
+    def decode(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Hypothesis]:
+        hyps = greedy_decode(log_probs, lengths, tokenizer.blank)
+        return [Hypothesis(h.tokens, h.frames, h.score, tokenizer.decode(h.tokens), h.words,
+                           h.lm_score) for h in hyps]
+
+    return decode
+
+
+def hypothesis_text(hyp: Hypothesis, tokenizer) -> str:
+    """The hypothesis text; from its tokens when the decoder left ``text`` empty."""
+    return hyp.text if hyp.text or not hyp.tokens else tokenizer.decode(hyp.tokens)
+
+
+def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str | Path, *,
+             decoder: Decoder | None = None, title: str = "evaluation",
+             dump_posteriors: Path | None = None, max_frames: int = 20000,
+             num_workers: int = 0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Decode ``records``, score them against their texts and write the report.
+
+    ``decoder`` is any ``(log_probs (N, T, V), lengths (N,)) -> list[Hypothesis]`` (default:
+    greedy). Unreadable records are skipped and listed under ``skipped`` in the returned summary
+    (``write_report``'s summary plus ``skipped``). ``dump_posteriors`` writes
+    ``{"tokens", "blank", "word_delimiter", "items": [{"id", "ref", "log_probs" (T, V)}]}``
+    with torch.save, for LM weight tuning.
+    """
+    tokenizer = recognizer.tokenizer
+    decode = decoder or greedy_decoder(tokenizer)
+    results: list[ScoredUtterance] = []
+    items: list[dict[str, Any]] = []
+    skipped_before = len(recognizer.skipped)
+    started = time.perf_counter()
+    frames = 0
+    for batch, log_probs, lengths in recognizer.iter_batches(records, max_frames=max_frames,
+                                                             num_workers=num_workers):
+        hyps = decode(log_probs, lengths)
+        for i, (record, hyp) in enumerate(zip(batch, hyps)):
+            results.append(ScoredUtterance(record.id, record.text,
+                                           hypothesis_text(hyp, tokenizer), record.speaker))
+            if dump_posteriors is not None:
+                items.append({"id": record.id, "ref": record.text,
+                              "log_probs": log_probs[i, : int(lengths[i])].float().cpu().clone()})
+        frames += int(lengths.sum())
+    seconds = time.perf_counter() - started
+    skipped = recognizer.skipped[skipped_before:]
+    info = {"checkpoint": str(recognizer.checkpoint) if recognizer.checkpoint else None,
+            "decoder": getattr(decoder, "__name__", type(decoder).__name__) if decoder
+            else "greedy",
+            "decode_seconds": round(seconds, 3), "output_frames": frames,
+            "skipped": len(skipped), **(extra or {})}
+    summary = write_report(results, report_dir, title=title, extra=info)
+    if dump_posteriors is not None:
+        atomic_save({"tokens": list(tokenizer.symbols), "blank": int(tokenizer.blank),
+                     "word_delimiter": getattr(tokenizer, "word_delimiter", None),
+                     "items": items}, dump_posteriors)
+    return {**summary, "skipped": skipped}

@@ -1,0 +1,130 @@
+"""Inference: load a trained model from an experiment directory and compute CTC posteriors.
+
+Legend: N batch, T input frames (or image columns), T' encoder output frames, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import torch
+
+from ctc.data.batching import Item, pad_features
+from ctc.data.manifest import Record
+from ctc.data.tokens import tokenizer_from_dict
+from ctc.errors import InputError
+from ctc.frontend import Featurizer, featurizer_from_dict
+from ctc.models import CTCModel, ModelConfig, build_model
+from ctc.train.checkpoint import find_checkpoint, load_checkpoint
+
+
+class _Featurize(torch.utils.data.Dataset):
+    """Featurizes records for inference (no augmentation); errors become messages."""
+
+    def __init__(self, records: Sequence[Record], featurizer: Featurizer) -> None:
+        self.records, self.featurizer = records, featurizer
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> Item:
+        try:
+            return Item(index, self.featurizer(self.records[index], train=False).float(), [])
+        except InputError as err:
+            return Item(index, None, [], str(err))
+
+
+class Recognizer:
+    """A trained CTC model with its tokenizer and featurizer, in eval mode.
+
+    Attributes: ``tokenizer``, ``featurizer``, ``model``, ``device``, ``checkpoint`` (the file
+    loaded), ``output_frame_shift`` (seconds or pixels per encoder output frame), ``skipped``
+    (InputError messages of records that ``iter_log_probs`` could not read).
+    """
+
+    def __init__(self, model: CTCModel, tokenizer, featurizer: Featurizer,
+                 device: str | torch.device = "cpu", checkpoint: Path | None = None) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.featurizer = featurizer
+        self.checkpoint = checkpoint
+        self.skipped: list[str] = []
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu",
+             which: str = "auto") -> Recognizer:
+        """Load from a checkpoint file or an experiment directory (``averaged.pt``, else
+        ``best.pt``, else ``last.pt``; or ``which`` = ``averaged`` | ``best`` | ``last``)."""
+        file = find_checkpoint(path, which)
+        state = load_checkpoint(file, map_location="cpu")
+        needed = ("model", "model_config", "tokenizer", "featurizer")
+        missing = [k for k in needed if k not in state]
+        if missing:
+            raise InputError(f"{file}: not a model checkpoint (missing {', '.join(missing)})")
+        tokenizer = tokenizer_from_dict(state["tokenizer"])
+        try:
+            featurizer = featurizer_from_dict(state["featurizer"])
+        except (ImportError, AttributeError) as err:
+            raise InputError(f"{file}: cannot rebuild featurizer "
+                             f"{state['featurizer'].get('type')!r} ({err})") from None
+        model = build_model(ModelConfig.from_dict(state["model_config"]),
+                            state.get("vocab_size", len(tokenizer)))
+        model.load_state_dict(state["model"])
+        return cls(model, tokenizer, featurizer, device, file)
+
+    @property
+    def output_frame_shift(self) -> float:
+        """Seconds (audio) or pixels (images) per encoder output frame."""
+        return float(self.featurizer.frame_shift) * self.model.subsampling
+
+    @torch.no_grad()
+    def log_probs(self, features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posteriors of featurized inputs (``(T, F)`` audio or ``(H, W)`` images), batched.
+
+        Returns log-probabilities ``(N, T', V)`` (float32, on the recognizer's device) and
+        output lengths ``(N,)``.
+        """
+        inputs, lengths = pad_features([f.float() for f in features], self.featurizer.modality)
+        return self.model(inputs.to(self.device), lengths.to(self.device))
+
+    def iter_batches(self, records: Iterable[Record], *, max_frames: int = 20000,
+                     num_workers: int = 0) -> Iterator[tuple[list[Record], torch.Tensor,
+                                                             torch.Tensor]]:
+        """Yield ``(records, log_probs (N, T', V), lengths (N,))`` in manifest order.
+
+        A batch closes when its padded size would pass ``max_frames``. Unreadable records are
+        left out and their messages appended to ``self.skipped``.
+        """
+        records = list(records)
+        loader = torch.utils.data.DataLoader(_Featurize(records, self.featurizer),
+                                             batch_size=None, num_workers=num_workers)
+        pending: list[Item] = []
+        longest = 0
+        dim = 1 if self.featurizer.modality == "image" else 0
+        for item in loader:
+            if item.features is None:
+                self.skipped.append(item.error or f"{records[item.index].id}: unreadable")
+                continue
+            size = item.features.shape[dim]
+            if pending and (len(pending) + 1) * max(longest, size) > max_frames:
+                yield self._run(records, pending)
+                pending, longest = [], 0
+            pending.append(item)
+            longest = max(longest, size)
+        if pending:
+            yield self._run(records, pending)
+
+    def _run(self, records: Sequence[Record], items: list[Item]):
+        log_probs, lengths = self.log_probs([it.features for it in items])
+        return [records[it.index] for it in items], log_probs, lengths
+
+    def iter_log_probs(self, records: Iterable[Record], *, max_frames: int = 20000,
+                       num_workers: int = 0) -> Iterator[tuple[Record, torch.Tensor]]:
+        """Yield ``(record, log_probs (T', V))`` per readable record, in manifest order."""
+        for batch, log_probs, lengths in self.iter_batches(records, max_frames=max_frames,
+                                                           num_workers=num_workers):
+            for i, record in enumerate(batch):
+                yield record, log_probs[i, : int(lengths[i])]
