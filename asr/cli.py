@@ -93,23 +93,18 @@ def run_train(args: argparse.Namespace) -> int:
 
 def make_decoder(args: argparse.Namespace, tokenizer):
     """The decoder the options ask for: greedy, or beam search (with an LM when ``--lm``)."""
+    from ctc.decode import make_decoder as factory
+
     backend = args.decoder or ("ours" if args.lm else "greedy")
     if args.lm and not Path(args.lm).is_file():
         raise InputError(f"language model not found: {args.lm}")
-    if backend == "greedy":
-        if args.lm:
-            raise InputError("--lm needs a beam-search decoder "
-                             "(--decoder ours|pyctcdecode|flashlight)")
-        from ctc.evaluate import greedy_decoder
-
-        return greedy_decoder(tokenizer), "greedy"
-    try:
-        from ctc.decode import make_decoder as factory
-    except ImportError:
-        raise InputError(f"decoder {backend!r} is not available in this installation") from None
+    if backend == "greedy" and args.lm:
+        raise InputError("--lm needs a beam-search decoder (--decoder ours|pyctcdecode|flashlight)")
     decoder = factory(backend, tokens=list(tokenizer.symbols), blank=tokenizer.blank,
                       word_delimiter=getattr(tokenizer, "word_delimiter", " "), lm=args.lm,
                       alpha=args.alpha, beta=args.beta, beam_size=args.beam_size)
+    if backend == "greedy":
+        return decoder, "greedy"
     label = f"{backend} beam={args.beam_size}" + (
         f" lm={Path(args.lm).name} alpha={args.alpha} beta={args.beta}" if args.lm else "")
     return decoder, label

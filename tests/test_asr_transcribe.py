@@ -12,8 +12,15 @@ import torch
 
 from asr.audio import iter_audio_blocks, load_audio
 from asr.featurizer import LogMelFeaturizer
-from asr.transcribe import (Transcript, WordTiming, format_transcript, iter_windows,
-                            stitched_log_probs, transcribe_file, word_spans)
+from asr.transcribe import (
+    Transcript,
+    WordTiming,
+    format_transcript,
+    iter_windows,
+    stitched_log_probs,
+    transcribe_file,
+    word_spans,
+)
 from ctc.data.tokens import CharTokenizer
 from ctc.decode import Hypothesis, greedy_decode
 
@@ -96,7 +103,8 @@ TRANSCRIPT = Transcript("dir/talk.flac", "HELLO THERE GENERAL KENOBI", 75.5, (
     WordTiming("HELLO", 0.12, 0.5), WordTiming("THERE", 0.56, 0.9),
     WordTiming("GENERAL", 3.0, 3.6), WordTiming("KENOBI", 3661.24, 3662.0)))
 
-SRT_CUE = re.compile(r"^(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n\S.*$")
+SRT_CUE = re.compile(
+    r"^(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n\S.*$")
 VTT_CUE = re.compile(r"^(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})\n\S.*$")
 
 
