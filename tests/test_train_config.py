@@ -114,3 +114,12 @@ def test_ctc_impl_selection():
             get_ctc_loss("carousel")
     else:
         assert get_ctc_loss("carousel") is not None
+
+
+def test_example_config_loads():
+    from pathlib import Path
+
+    import ctc.train
+
+    cfg = load_config(Path(ctc.train.__file__).parent / "example.yaml")
+    assert cfg.model.hidden == 320 and cfg.optim.lr == 1e-3

@@ -107,6 +107,8 @@ class Trainer:
             _say(f"note: train.precision={loop.precision} needs a GPU; training in fp32", info)
         self.precision = loop.precision if info.device.type == "cuda" else "fp32"
         self.ctc_loss = get_ctc_loss(loop.ctc_impl)
+        if loop.threads > 0:
+            torch.set_num_threads(loop.threads)
         seed_everything(loop.seed)
 
         self.tokenizer = tokenizer or build_tokenizer(config.tokenizer,
@@ -223,6 +225,10 @@ class Trainer:
         self.last_valid = state.get("metrics", {})
         return True
 
+    def _ranked(self) -> list[tuple[float, int]]:
+        """Kept epochs, best first (lower metric; on ties, the later epoch)."""
+        return sorted(self.scores, key=lambda s: (s[0], -s[1]))
+
     def save_epoch(self, metrics: dict[str, Any]) -> None:
         """Epoch checkpoint; keep best-k by the validation metric and the last k for averaging."""
         if not self.info.is_main:
@@ -232,7 +238,7 @@ class Trainer:
         ckpt.save_checkpoint(state, self.out_dir / ckpt.epoch_name(self.epoch))
         score = metrics.get(loop.best_metric, math.inf) if metrics else math.inf
         self.scores.append((float(score), self.epoch))
-        best = sorted(self.scores)[: max(1, loop.keep_best)]
+        best = self._ranked()[: max(1, loop.keep_best)]
         if best[0][1] == self.epoch:
             ckpt.save_checkpoint(state, self.out_dir / ckpt.BEST)
         keep = {e for _, e in best} | {e for _, e in self.scores[-max(1, loop.average_last):]}
@@ -378,6 +384,9 @@ class Trainer:
 
     def run(self) -> dict[str, Any]:
         info, loop = self.info, self.config.train
+        if not self.resume and (self.out_dir / ckpt.LAST).is_file():
+            raise CarouselError(f"{self.out_dir} already holds a training run ({ckpt.LAST}); "
+                                "resume it or choose another output directory")
         if info.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.out_dir / "config.yaml")
@@ -473,7 +482,7 @@ class Trainer:
         if info.is_main:
             averaged = self.write_average()
             plot_curves(self.log.rows(), self.out_dir / "curves.png")
-            best = sorted(self.scores)[0] if self.scores else None
+            best = self._ranked()[0] if self.scores else None
             result = {"epoch": self.epoch, "step": self.step,
                       "valid": self.last_valid, "data_check": self.data_check,
                       **self.counters,
