@@ -142,6 +142,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"{title}: CER {100 * summary['cer']['rate']:.2f}%  WER "
           f"{100 * summary['wer']['rate']:.2f}%  ({summary['utterances']} lines)")
     skipped = summary.get("skipped") or []
+    for message in skipped:
+        print(f"htr: skipped: {message}", file=sys.stderr)
+    if skipped:
+        print(f"htr: {len(skipped)} of {len(records)} lines skipped", file=sys.stderr)
     return 1 if skipped else 0
 
 
