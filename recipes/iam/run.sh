@@ -58,7 +58,7 @@ export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 htr() { "$PYTHON" -m handwriting.cli "$@"; }
 ctc() { "$PYTHON" -m ctc.cli "$@"; }
-log() { echo "$(date '+%F %T') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}) $*" >&2; }
+log() { echo "$(date '+%F %T') (run.sh:${BASH_LINENO[-2]}) $*" >&2; }
 run_stage() {  # run_stage N NAME: true when stage N is selected and not done yet
   local n="$1" name="$2"
   [ "$stage" -le "$n" ] && [ "$stop_stage" -ge "$n" ] || return 1
