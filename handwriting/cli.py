@@ -176,13 +176,16 @@ def run_recognize(args: argparse.Namespace) -> int:
     return 0
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "prepare":
         return run_prepare_iam(args)
     return {"train": run_train, "evaluate": run_evaluate,
             "recognize": run_recognize}[args.command](args)
+
+
+_main.__module__ = "htr"  # cli_entry names the program in error lines after the module
+main = cli_entry(_main)
 
 
 if __name__ == "__main__":
