@@ -115,10 +115,11 @@ def ctc_costs(inputs: torch.Tensor, targets: torch.Tensor, input_lengths: Length
               target_lengths: Lengths, blank: int = 0, batch_first: bool = False,
               logits: bool = False, numerics: str = "auto",
               ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Raw kernel call (no autograd): ``(costs (N,) float64, gradient or None, used_log (N,))``.
+    """Raw kernel call (no autograd): ``(costs (N,) float64, gradient or None, numerics (N,))``.
 
-    ``numerics="log"`` forces the exact log-space recursion; ``used_log`` tells which utterances
-    took it. For tests and benchmarks.
+    ``numerics="log"`` forces the exact log-space recursion. The returned uint8 ``numerics``
+    says what each utterance ended with: 0 block-scaled double, 1 log space (the CPU kernel
+    falls back to 1 when 0 detects underflow; CUDA always uses 1). For tests and benchmarks.
     """
     ext = load_extension()
     return ext.ctc_loss(inputs.detach(), targets, _as_lengths(input_lengths, "input_lengths"),
