@@ -149,7 +149,10 @@ class _CTCLossFunction(torch.autograd.Function):
             loss = costs.sum()
         else:
             loss = costs
-        ctx.grad = grad
+        if grad is not None:
+            # saved (not a ctx attribute) so that autograd frees it after backward and a leaf
+            # input can take the returned tensor as its .grad without a copy
+            ctx.save_for_backward(grad)
         ctx.per_utterance = reduction == "none"
         ctx.batch_first = batch_first
         return loss
@@ -157,7 +160,7 @@ class _CTCLossFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        grad = ctx.grad
+        (grad,) = ctx.saved_tensors
         if ctx.per_utterance:
             shape = (-1, 1, 1) if ctx.batch_first else (1, -1, 1)
             grad = grad * grad_output.to(grad.dtype).reshape(shape)

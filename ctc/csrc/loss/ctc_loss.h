@@ -70,7 +70,7 @@ struct Layout {
   size_t class_states = 0; // row    int32: states grouped by class (CSR, used on GPU)
   size_t class_start = 0;  // S + 2  int32: CSR offsets into class_states
   size_t slot = 0;       // C        int32: class -> index into classes, or -1
-  int64_t blocks = 0;    // exponent blocks per row (64 states each, plus sentinels)
+  int64_t blocks = 0;    // exponent blocks per row (32 states each, plus sentinels)
   size_t exponents = 0;  // (T + 2) x blocks int32: block exponents of alpha (T rows), beta (2)
   size_t bytes = 0;      // total per slot
 };
@@ -103,7 +103,7 @@ CAROUSEL_HD inline Layout make_layout(int64_t max_time, int64_t max_target, int6
   l.class_states = take(row * sizeof(int32_t));
   l.class_start = take((s1 + 1) * sizeof(int32_t));
   l.slot = take(static_cast<size_t>(num_classes) * sizeof(int32_t));
-  l.blocks = l.row / 64 + 3;
+  l.blocks = l.row / 32 + 3;
   l.exponents = take((t + 2) * static_cast<size_t>(l.blocks) * sizeof(int32_t));
   l.bytes = at;
   return l;

@@ -25,6 +25,76 @@ T* carve(void* base, size_t offset) {
   return reinterpret_cast<T*>(static_cast<char*>(base) + offset);
 }
 
+// Four doubles in one AVX register (GCC/Clang vector extension): the recursions below are
+// written with it because GCC 12 neither vectorised them with `omp simd reductions` (it kept
+// the accumulator on the stack) nor with plain unrolling. Fixed order: reproducible results.
+using v4d = double __attribute__((vector_size(32)));
+inline v4d load4(const double* p) {
+  v4d v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(double* p, v4d v) { std::memcpy(p, &v, sizeof v); }
+inline v4d splat4(double x) { return v4d{x, x, x, x}; }
+inline double hsum(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+inline v4d vmax(v4d a, v4d b) { return a > b ? a : b; }
+inline double hmax(v4d v) { return std::max(std::max(v[0], v[1]), std::max(v[2], v[3])); }
+
+// out[s] = a[s] b[s] f for s in [s0, s1]; returns their sum.
+inline double product_sum(const double* a, const double* b, double f, double* out, int64_t s0,
+                          int64_t s1) {
+  v4d acc = splat4(0.0);
+  const v4d fv = splat4(f);
+  int64_t s = s0;
+  for (; s + 3 <= s1; s += 4) {
+    const v4d x = load4(a + s) * load4(b + s) * fv;
+    store4(out + s, x);
+    acc += x;
+  }
+  double sum = hsum(acc);
+  for (; s <= s1; ++s) sum += (out[s] = a[s] * b[s] * f);
+  return sum;
+}
+
+// alpha: m[s] = f e[s] (p[s] + p[s-1] + skip[s] p[s-2]); returns the largest.
+inline double alpha_block(const double* e, const double* p, const double* skip, double f,
+                          double* m, int64_t s0, int64_t s1) {
+  v4d mx = splat4(0.0);
+  const v4d fv = splat4(f);
+  int64_t s = s0;
+  for (; s + 3 <= s1; s += 4) {
+    const v4d x = fv * load4(e + s) *
+                  (load4(p + s) + load4(p + s - 1) + load4(skip + s) * load4(p + s - 2));
+    store4(m + s, x);
+    mx = vmax(mx, x);
+  }
+  double best = hmax(mx);
+  for (; s <= s1; ++s) {
+    m[s] = f * e[s] * (p[s] + p[s - 1] + skip[s] * p[s - 2]);
+    best = std::max(best, m[s]);
+  }
+  return best;
+}
+
+// beta: b[s] = f (q[s] + q[s+1] + skip[s+2] q[s+2]); returns the largest.
+inline double beta_block(const double* q, const double* skip, double f, double* b, int64_t s0,
+                         int64_t s1) {
+  v4d mx = splat4(0.0);
+  const v4d fv = splat4(f);
+  int64_t s = s0;
+  for (; s + 3 <= s1; s += 4) {
+    const v4d x = fv * (load4(q + s) + load4(q + s + 1) + load4(skip + s + 2) * load4(q + s + 2));
+    store4(b + s, x);
+    mx = vmax(mx, x);
+  }
+  double best = hmax(mx);
+  for (; s <= s1; ++s) {
+    b[s] = f * (q[s] + q[s + 1] + skip[s + 2] * q[s + 2]);
+    best = std::max(best, b[s]);
+  }
+  return best;
+}
+
 template <typename scalar_t, typename index_t>
 class Utterance {
  public:
@@ -161,23 +231,23 @@ class Utterance {
     return log_offset;
   }
 
-  // Alpha and beta as double mantissas with one power-of-two exponent per block of 64 states
+  // Alpha and beta as double mantissas with one power-of-two exponent per block of 32 states
   // and frame (block floating point): three multiply-adds per state, vectorised over s, and an
   // exponent range limited only by int32, so long inputs whose past and future disagree
   // strongly keep the states that matter. In exact arithmetic
   // log(sum_s alpha_t(s) beta_t(s)) is the log likelihood at every frame; a frame where it is
   // not (beyond rounding) lost mass within a block to underflow, and the caller falls back.
-  static constexpr int kShift = 6;
+  static constexpr int kShift = 5;
   static constexpr int64_t kBlock = int64_t{1} << kShift;
   static constexpr int32_t kNone = std::numeric_limits<int32_t>::min() / 4;  // all-zero block
 
-  // Renormalises m[s0..s1] (one block) to a largest value in [0.5, 1); returns its exponent
-  // relative to `base`, or kNone when the block is zero.
-  static int32_t renormalise(double* __restrict m, int64_t s0, int64_t s1, int32_t base) {
-    double mx = 0.0;
-#pragma omp simd reduction(max : mx)
-    for (int64_t s = s0; s <= s1; ++s) mx = std::max(mx, m[s]);
+  // Exponent of block m[s0..s1] (largest value mx) relative to `base`: kNone when the block is
+  // zero; otherwise the mantissas are rescaled by a power of two when mx has left
+  // [2^-32, 2^32] (lazily: most frames need no rescaling pass).
+  static int32_t renormalise(double* __restrict m, int64_t s0, int64_t s1, int32_t base,
+                             double mx) {
     if (!(mx > 0.0)) return kNone;
+    if (mx >= 0x1p-32 && mx <= 0x1p32) return base;
     int ex;
     std::frexp(mx, &ex);
     const double scale = std::ldexp(1.0, -ex);
@@ -205,8 +275,9 @@ class Utterance {
       m[-2] = m[-1] = 0.0;
       k[b_lo - 1] = k[b_hi + 1] = kNone;
       if (t == 0) {
-        for (int64_t s = lo; s <= hi; ++s) m[s] = e[s];
-        k[0] = renormalise(m, lo, hi, 0);
+        double mx = 0.0;
+        for (int64_t s = lo; s <= hi; ++s) mx = std::max(mx, m[s] = e[s]);
+        k[0] = renormalise(m, lo, hi, 0, mx);
       } else {
         const double* __restrict p = m_at(t - 1);
         const int32_t* kp = k_at(t - 1);
@@ -221,15 +292,14 @@ class Utterance {
           }
           const double fs = pow2(kp[blk] - base), fp = pow2(kp[blk - 1] - base);
           const int64_t edge = first + 2;  // states below read from the previous block
+          double mx = 0.0;
           for (int64_t s = s0; s <= std::min(s1, edge - 1); ++s) {
             const double f1 = s - 1 >= first ? fs : fp;
             m[s] = e[s] * (fs * p[s] + f1 * p[s - 1] + sk[s] * fp * p[s - 2]);
+            mx = std::max(mx, m[s]);
           }
-#pragma omp simd
-          for (int64_t s = std::max(s0, edge); s <= s1; ++s) {
-            m[s] = fs * e[s] * (p[s] + p[s - 1] + sk[s] * p[s - 2]);
-          }
-          k[blk] = renormalise(m, s0, s1, base);
+          mx = std::max(mx, alpha_block(e, p, sk, fs, m, std::max(s0, edge), s1));
+          k[blk] = renormalise(m, s0, s1, base, mx);
         }
       }
       m[hi + 1] = m[hi + 2] = 0.0;
@@ -275,12 +345,7 @@ class Utterance {
         const int64_t s1 = std::min(hi, (blk << kShift) + kBlock - 1);
         const double f = ka[blk] == kNone || kb[blk] == kNone ? 0.0
                                                                : pow2(ka[blk] + kb[blk] - top);
-#pragma omp simd reduction(+ : z)
-        for (int64_t s = s0; s <= s1; ++s) {
-          const double x = a[s] * b[s] * f;
-          occ[s] = x;
-          z += x;
-        }
+        z += product_sum(a, b, f, occ, s0, s1);
       }
       if (!(z > 1e-290)) return false;
       if (!(std::fabs(std::log(z) + top * kLn2 - log_likelihood) <= tol)) return false;
@@ -307,15 +372,13 @@ class Utterance {
         }
         const double fs = pow2(kbt[blk] - base), fn = pow2(kbt[blk + 1] - base);
         const int64_t edge = last - 1;  // states from here on read from the next block
-#pragma omp simd
-        for (int64_t s = s0; s <= std::min(s1, edge - 1); ++s) {
-          b[s] = fs * (bt[s] + bt[s + 1] + sk[s + 2] * bt[s + 2]);
-        }
+        double mx = beta_block(bt, sk, fs, b, s0, std::min(s1, edge - 1));
         for (int64_t s = std::max(s0, edge); s <= s1; ++s) {
           const double f1 = s + 1 <= last ? fs : fn;
           b[s] = fs * bt[s] + f1 * bt[s + 1] + sk[s + 2] * fn * bt[s + 2];
+          mx = std::max(mx, b[s]);
         }
-        kb[blk] = renormalise(b, s0, s1, base);
+        kb[blk] = renormalise(b, s0, s1, base, mx);
       }
       kb[(plo >> kShift) - 1] = kb[(phi >> kShift) + 1] = kNone;
     }
@@ -325,14 +388,17 @@ class Utterance {
 
   double x_row_norm(int64_t t) const { return p_.logits ? norm_[t] : 0.0; }
 
-  // Gradient row t from the occupancy numerators occ[lo..hi] scaled by inv_z.
-  template <typename real_t>
-  void write_grad_row(int64_t t, int64_t lo, int64_t hi, const real_t* occ, real_t inv_z,
-                      double log_norm) {
-    for (int64_t u = 0; u < num_classes_; ++u) acc_[u] = 0.0;
-    for (int64_t s = lo; s <= hi; ++s) {
-      acc_[state_class_[s]] += static_cast<double>(occ[s] * inv_z);
-    }
+  // Gradient row t from the occupancy numerators occ[lo..hi] scaled by inv_z. Blank states
+  // (even s) are summed in registers; label states scatter into their class.
+  void write_grad_row(int64_t t, int64_t lo, int64_t hi, const double* __restrict occ,
+                      double inv_z, double log_norm) {
+    double blank = 0.0;
+#pragma omp simd reduction(+ : blank)
+    for (int64_t s = lo + (lo & 1); s <= hi; s += 2) blank += occ[s];
+    acc_[0] = blank;
+    for (int64_t u = 1; u < num_classes_; ++u) acc_[u] = 0.0;
+    for (int64_t s = lo | 1; s <= hi; s += 2) acc_[state_class_[s]] += occ[s];
+    for (int64_t u = 0; u < num_classes_; ++u) acc_[u] *= inv_z;
     scalar_t* g = frame_grad(t);
     const double w = weight_;
     if (p_.logits) {
