@@ -8,8 +8,8 @@ backward, on all available cores, of:
 
 Each implementation runs in its own subprocess; its peak memory is the peak resident set size
 during its first forward+backward minus the resident size before it (Linux: the peak is reset
-through /proc/self/clear_refs; elsewhere getrusage's maxrss, which can hide it). Before timing, the main
-process checks that loss and gradient agree with torch (max abs difference printed).
+through /proc/self/clear_refs; elsewhere getrusage's maxrss, which can hide it). Before timing,
+the main process checks that loss and gradient agree with torch (max abs difference printed).
 
     python tools/bench_ctc.py [--repeats 5] [--cases 0,1,2] [--threads N]
 """
