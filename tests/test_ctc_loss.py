@@ -301,3 +301,19 @@ def test_invalid_options_raise_value_error():
         ctc_loss(lp, torch.tensor([1, 2]), [5], [3])
     with pytest.raises(ValueError, match="3-D"):
         ctc_loss(lp[:, 0], torch.tensor([[1]]), [5], [1])
+
+
+@pytest.mark.slow
+def test_long_random_utterances_scaled_path_equals_log_space():
+    # T=3000, S=600 with random scores: past and future disagree by far more than the double
+    # exponent range of one frame; the block-scaled path must still hold (no fallback) and
+    # agree with the exact log-space recursion.
+    gen = torch.Generator().manual_seed(0)
+    lp = (torch.randn(3000, 2, 32, dtype=torch.float64, generator=gen) * 3).log_softmax(-1)
+    lp.requires_grad_()
+    targets = torch.randint(1, 32, (2, 600), generator=gen)
+    costs, grad, used = ctc_costs(lp, targets, [3000, 2900], [600, 580])
+    log_costs, log_grad, _ = ctc_costs(lp, targets, [3000, 2900], [600, 580], numerics="log")
+    assert (used == 0).all()
+    torch.testing.assert_close(costs, log_costs, rtol=1e-12, atol=0)
+    torch.testing.assert_close(grad, log_grad, rtol=1e-8, atol=1e-12)

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "ctc_loss.h"
@@ -69,10 +70,27 @@ inline v4d exp4(v4d x) {
   return x < lo ? splat4(0.0) : result;
 }
 
+using v4f = float __attribute__((vector_size(16)));
+
 template <typename scalar_t>
 inline v4d load4_as_double(const scalar_t* x) {
-  return v4d{static_cast<double>(x[0]), static_cast<double>(x[1]), static_cast<double>(x[2]),
-             static_cast<double>(x[3])};
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    v4f v;
+    std::memcpy(&v, x, sizeof v);
+    return __builtin_convertvector(v, v4d);
+  } else {
+    return load4(x);
+  }
+}
+
+template <typename scalar_t>
+inline void store4_from_double(scalar_t* out, v4d v) {
+  if constexpr (std::is_same_v<scalar_t, float>) {
+    const v4f f = __builtin_convertvector(v, v4f);
+    std::memcpy(out, &f, sizeof f);
+  } else {
+    store4(out, v);
+  }
 }
 
 // out[s] = a[s] b[s] f for s in [s0, s1]; returns their sum.
@@ -447,8 +465,7 @@ class Utterance {
       const int64_t C = p_.num_classes;
       int64_t c = 0;
       for (; c + 3 < C; c += 4) {
-        const v4d y = splat4(w) * exp4(load4_as_double(x + c) - splat4(log_norm));
-        for (int i = 0; i < 4; ++i) g[c + i] = static_cast<scalar_t>(y[i]);
+        store4_from_double(g + c, splat4(w) * exp4(load4_as_double(x + c) - splat4(log_norm)));
       }
       for (; c < C; ++c) {
         g[c] = static_cast<scalar_t>(w * std::exp(static_cast<double>(x[c]) - log_norm));
