@@ -12,7 +12,7 @@
 #include "ctc_loss.h"
 
 #ifdef WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #endif
 
@@ -195,7 +195,7 @@ py::tuple ctc_loss(torch::Tensor inputs, torch::Tensor targets, torch::Tensor in
             d_offsets.data_ptr<int64_t>(), d_il.data_ptr<int64_t>(), d_tl.data_ptr<int64_t>(),
             weights.defined() ? weights.data_ptr<double>() : nullptr, costs.data_ptr<double>(),
             want_grad ? grad.data_ptr<scalar_t>() : nullptr, workspace.data_ptr(),
-            at::cuda::getCurrentCUDAStream().stream());
+            c10::cuda::getCurrentCUDAStream().stream());
       });
     });
     TORCH_CHECK(status == 0, "ctc_loss: CUDA kernel failed with error ", status);
