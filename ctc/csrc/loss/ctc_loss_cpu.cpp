@@ -243,10 +243,13 @@ class Utterance {
   // Per-frame log normaliser of the inputs: logsumexp over classes for logits, else 0.
   double frame_norm(const scalar_t* x) const {
     if (!p_.logits) return 0.0;
-    double m = -kInf;
-    for (int64_t c = 0; c < p_.num_classes; ++c) m = std::max(m, static_cast<double>(x[c]));
-    if (m == -kInf) return -kInf;
     const int64_t C = p_.num_classes;
+    v4d top = splat4(-kInf);
+    int64_t k = 0;
+    for (; k + 3 < C; k += 4) top = vmax(top, load4_as_double(x + k));
+    double m = hmax(top);
+    for (; k < C; ++k) m = std::max(m, static_cast<double>(x[k]));
+    if (m == -kInf) return -kInf;
     v4d acc = splat4(0.0);
     int64_t c = 0;
     for (; c + 3 < C; c += 4) acc += exp4(load4_as_double(x + c) - splat4(m));
