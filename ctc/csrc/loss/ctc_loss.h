@@ -14,13 +14,16 @@
 //   logits input:    y are raw logits normalised by log_softmax inside the kernel and
 //                    d(-log p) / d y[t, k] = softmax(y_t)_k - gamma_t(k).
 //
-// Two numerics, chosen per utterance:
-//   scaled: probabilities rescaled per frame (Graves eq. 9-10 style: emissions divided by their
-//           largest value over the utterance's label set, alpha and beta renormalised to sum 1 per
-//           frame), three multiply-adds per cell, vectorised over s. Underflow is detected:
-//           a frame sum that becomes (nearly) zero, or a frame t whose sum_s alpha_t beta_t
-//           disagrees with the forward likelihood, sends the utterance to the log-space path.
+// Two numerics on the CPU, chosen per utterance:
+//   scaled: probabilities, emissions divided by their largest value over the utterance's label
+//           set at each frame, alpha and beta stored as double mantissas with one power-of-two
+//           exponent per block of 32 states and frame (block floating point, in the spirit of
+//           Graves 2006 eq. 9-10 scaling but with a far wider range): three multiply-adds per
+//           cell, vectorised over s. At every frame sum_s alpha_t(s) beta_t(s) must equal the
+//           forward likelihood; a frame where it does not (beyond rounding) lost mass to
+//           underflow (e.g. emission log-probs near -1000), and the utterance is recomputed in
 //   log:    the exact log-space recursion with an -inf-safe three-term logsumexp.
+// The CUDA kernel uses the log-space recursion only.
 // Memory belongs to the caller: workspace_size() gives the bytes, and the same Layout is used
 // by the kernels to carve it.
 #pragma once

@@ -1,7 +1,9 @@
 // CPU CTC loss: utterances in parallel (OpenMP, dynamic schedule, largest first), one utterance
 // per thread at a time. Per utterance: emissions gathered into a contiguous T x (2S+1) buffer,
-// alpha kept for all frames, beta in one rolling row with the gradient written during the beta
-// sweep, states outside the reachable window skipped. See ctc_loss.h for the numerics.
+// alpha kept for all frames, beta in one rolling row with the gradient row written during the
+// beta sweep (each gradient element written exactly once, padding frames included, so the
+// output needs no zero fill), states outside the reachable window skipped. Block-scaled
+// double numerics first, exact log space when they detect underflow (see ctc_loss.h).
 #include <omp.h>
 
 #include <cstdio>
