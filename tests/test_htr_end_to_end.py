@@ -15,7 +15,7 @@ pytest.importorskip("ctc.train")
 pytest.importorskip("ctc.infer")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import synth_iam  # noqa: E402
+import synth_iam
 
 CONFIG = """\
 frontend: {height: 24, augment: false}
