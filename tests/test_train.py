@@ -182,6 +182,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     assert [r["cer"] for r in _valid_rows(full)] == [r["cer"] for r in _valid_rows(broken)]
 
 
+@pytest.mark.slow  # 11-28 s on the shared 2-core machine
 def test_ddp_two_processes_match_one_process(tmp_path):
     # a large Adam epsilon makes the update sensitive to the gradient scale, not just direction
     overrides = [*TINY, "train.epochs=2", "train.average_last=0", "optim.warmup_steps=0",
