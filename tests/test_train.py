@@ -141,7 +141,7 @@ if mode == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
 
     engine.Trainer.save_last = save_and_die
-records = synthetic_records(16)
+records = synthetic_records(15)  # the last batch holds one utterance
 run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records[:4], out,
              resume=mode == "resume")
 """
@@ -170,7 +170,7 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
     interrupted_at = torch.load(broken / "last.pt", weights_only=True)["step"]
 
     cfg = load_config(None, overrides)
-    records = synthetic_records(16)
+    records = synthetic_records(15)
     featurizer = SyntheticFeaturizer(feature_dim=8)
     run_training(cfg, featurizer, records, records[:4], full)
     final_steps = torch.load(full / "last.pt", weights_only=True)["step"]
@@ -192,7 +192,7 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
           str(script), str(two), "full"])
-    records = synthetic_records(16)
+    records = synthetic_records(15)
     run_training(load_config(None, overrides), SyntheticFeaturizer(feature_dim=8), records,
                  records[:4], one)
     a, b = _weights(one / "last.pt"), _weights(two / "last.pt")

@@ -72,6 +72,10 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def teardown(info: DistInfo) -> None:
+def teardown(info: DistInfo, synchronize: bool = True) -> None:
+    """Leave the process group we created; first wait for every process when ``synchronize``
+    (a process leaving while another still talks to it can abort the run under gloo)."""
     if info.owns_group and dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()

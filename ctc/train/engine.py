@@ -134,8 +134,7 @@ class Trainer:
                                            seed=loop.seed)
         self.valid_set = FeaturizedDataset(self.valid_examples, featurizer, train=False)
         self.train_lengths = [ex.frames for ex in self.train_examples]
-        batches = len(bucket_batches(self.train_lengths, config.data.max_frames,
-                                     min_batch=info.world))
+        batches = len(bucket_batches(self.train_lengths, config.data.max_frames))
         self.batches_per_epoch = batches
         steps_per_epoch = math.ceil(batches / loop.accum_steps)
         self.total_steps = loop.max_steps or steps_per_epoch * loop.epochs
@@ -508,7 +507,10 @@ def run_training(config: TrainConfig, featurizer: Featurizer, train_records: lis
     try:
         trainer = Trainer(config, featurizer, train_records, valid_records, Path(out_dir),
                           resume, tokenizer, info)
-        return trainer.run()
-    finally:
-        teardown(info)
+        result = trainer.run()
+    except BaseException:
+        teardown(info, synchronize=False)
+        raise
+    teardown(info)
+    return result
 
