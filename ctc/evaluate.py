@@ -17,6 +17,7 @@ from ctc.decode.greedy import greedy_decode
 from ctc.decode.hypothesis import Hypothesis
 from ctc.infer import Recognizer
 from ctc.io import atomic_save
+from ctc.metrics.normalize import TextNormalizer
 from ctc.metrics.report import ScoredUtterance, write_report
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[Hypothesis]]
@@ -41,19 +42,22 @@ def hypothesis_text(hyp: Hypothesis, tokenizer) -> str:
 def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str | Path, *,
              decoder: Decoder | None = None, title: str = "evaluation",
              dump_posteriors: Path | None = None, max_frames: int = 20000,
-             num_workers: int = 0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+             num_workers: int = 0, extra: dict[str, Any] | None = None,
+             normalizer: TextNormalizer | None = None) -> dict[str, Any]:
     """Decode ``records``, score them against their texts and write the report.
 
     ``decoder`` is any ``(log_probs (N, T, V), lengths (N,)) -> list[Hypothesis]`` (default:
     greedy). Unreadable records are skipped and listed under ``skipped`` in the returned summary
     (``write_report``'s summary plus ``skipped``). ``dump_posteriors`` writes
     ``{"tokens", "blank", "word_delimiter", "items": [{"id", "ref", "log_probs" (T, V)}]}``
-    with torch.save, for LM weight tuning.
+    with torch.save, for LM weight tuning. ``normalizer`` is passed to ``write_report``
+    (default: whitespace collapsing only); ``extra`` is stored in the report.
     """
     tokenizer = recognizer.tokenizer
     decode = decoder or greedy_decoder(tokenizer)
     results: list[ScoredUtterance] = []
     items: list[dict[str, Any]] = []
+    posteriorgram: tuple | None = None
     skipped_before = len(recognizer.skipped)
     started = time.perf_counter()
     frames = 0
@@ -63,6 +67,9 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
         for i, (record, hyp) in enumerate(zip(batch, hyps)):
             results.append(ScoredUtterance(record.id, record.text,
                                            hypothesis_text(hyp, tokenizer), record.speaker))
+            if posteriorgram is None:  # the report draws the first utterance's posteriors
+                posteriorgram = (record.id, log_probs[i, : int(lengths[i])].float().cpu(),
+                                 list(tokenizer.symbols), list(zip(hyp.tokens, hyp.frames)))
             if dump_posteriors is not None:
                 items.append({"id": record.id, "ref": record.text,
                               "log_probs": log_probs[i, : int(lengths[i])].float().cpu().clone()})
@@ -74,7 +81,8 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
             else "greedy",
             "decode_seconds": round(seconds, 3), "output_frames": frames,
             "skipped": len(skipped), **(extra or {})}
-    summary = write_report(results, report_dir, title=title, extra=info)
+    summary = write_report(results, report_dir, title=title, extra=info,
+                           posteriorgram=posteriorgram, normalizer=normalizer)
     if dump_posteriors is not None:
         atomic_save({"tokens": list(tokenizer.symbols), "blank": int(tokenizer.blank),
                      "word_delimiter": getattr(tokenizer, "word_delimiter", None),
