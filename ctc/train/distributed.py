@@ -67,6 +67,15 @@ def broadcast_object(obj, info: DistInfo):
     return box[0]
 
 
+def gather_objects(obj, info: DistInfo) -> list:
+    """``[obj of rank 0, obj of rank 1, ...]`` on every rank."""
+    if info.world <= 1:
+        return [obj]
+    out = [None] * info.world
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def barrier(info: DistInfo) -> None:
     if info.world > 1:
         dist.barrier()

@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ctc.data.batching import Batch, BucketBatchSampler, PadCollate, bucket_batches
 from ctc.data.manifest import Record
+from ctc.data.tokens import tokenizer_from_dict
 from ctc.decode.greedy import greedy_decode
 from ctc.errors import CarouselError
 from ctc.frontend import Featurizer
@@ -40,6 +41,7 @@ from ctc.train.distributed import (
     all_reduce_sum,
     barrier,
     broadcast_object,
+    gather_objects,
     setup_distributed,
     teardown,
 )
@@ -111,8 +113,8 @@ class Trainer:
             torch.set_num_threads(loop.threads)
         seed_everything(loop.seed)
 
-        self.tokenizer = tokenizer or build_tokenizer(config.tokenizer,
-                                                      [r.text for r in train_records])
+        self.tokenizer = tokenizer or self._resumed_tokenizer(out_dir, resume) or \
+            build_tokenizer(config.tokenizer, [r.text for r in train_records])
         self.config = self._resolve_model_config(config, featurizer)
         self.model: CTCModel = build_model(self.config.model, len(self.tokenizer)).to(info.device)
 
@@ -169,6 +171,14 @@ class Trainer:
                               self.out_dir / "tensorboard" if info.is_main else None)
 
     @staticmethod
+    def _resumed_tokenizer(out_dir: Path, resume: bool):
+        """The tokenizer of the run being resumed, if any (never rebuilt from the texts)."""
+        path = Path(out_dir) / ckpt.LAST
+        if not (resume and path.is_file()):
+            return None
+        return tokenizer_from_dict(ckpt.load_checkpoint(path)["tokenizer"])
+
+    @staticmethod
     def _resolve_model_config(config: TrainConfig, featurizer: Featurizer) -> TrainConfig:
         model = config.model
         expected = FRONTEND_FOR_MODALITY.get(featurizer.modality)
@@ -191,12 +201,14 @@ class Trainer:
                 "metrics": metrics or {}, "config": self.config.to_dict()}
 
     def save_last(self) -> None:
+        """Write the resume state (collective: every process calls it at the same step)."""
+        rng = gather_objects(_rng_state(), self.info)  # one state per process
         if not self.info.is_main:
             return
         state = self._model_state(self.last_valid)
         state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                      scaler=self.scaler.state_dict() if self.scaler else None,
-                     rng=_rng_state(), batch_in_epoch=self.batch_in_epoch,
+                     rng=rng, batch_in_epoch=self.batch_in_epoch,
                      epoch_loss=list(self.epoch_loss), scores=[list(s) for s in self.scores],
                      counters=dict(self.counters))
         ckpt.save_checkpoint(state, self.out_dir / ckpt.LAST)
@@ -214,8 +226,8 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        _set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v)
-                        for k, v in state["rng"].items()})
+        rng = state["rng"][self.info.rank if self.info.rank < len(state["rng"]) else 0]
+        _set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v) for k, v in rng.items()})
         self.step, self.epoch = state["step"], state["epoch"]
         self.batch_in_epoch = state["batch_in_epoch"]
         self.epoch_loss = list(state["epoch_loss"])
