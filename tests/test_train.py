@@ -111,6 +111,17 @@ def test_non_finite_loss_batch_is_skipped_and_counted(tmp_path):
     assert all(math.isfinite(r["train_loss"]) for r in _valid_rows(tmp_path))
 
 
+def test_accumulation_and_max_steps(tmp_path):
+    records = synthetic_records(15)  # batches of 4, 4, 3, 3, 1 at max_frames=100
+    cfg = load_config(None, [*TINY, "train.epochs=2", "train.accum_steps=2",
+                             "optim.name=adamw", "optim.schedule=cosine"])
+    result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, [], tmp_path / "a")
+    assert result["step"] == 2 * 3  # ceil(5 / 2) optimiser steps per epoch
+    cfg = load_config(None, [*TINY, "train.epochs=5", "train.max_steps=7"])
+    result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, [], tmp_path / "b")
+    assert result["step"] == 7 and result["epoch"] == 2
+
+
 def test_bpe_tokenizer_trains_and_round_trips(tmp_path):
     from ctc.data.tokens import tokenizer_from_dict
 

@@ -420,10 +420,11 @@ class Trainer:
                    "train_loss": train_loss, **metrics}
             if info.is_main:
                 self.log.write(row)
-                cer, wer = metrics.get("cer", math.nan), metrics.get("wer", math.nan)
-                _say(f"epoch {self.epoch + 1}: train loss {train_loss:.3f}, valid loss "
-                     f"{metrics.get('loss', math.nan):.3f}, CER {100 * cer:.2f}%, "
-                     f"WER {100 * wer:.2f}%", info)
+                line = f"epoch {self.epoch + 1}: train loss {train_loss:.3f}"
+                if metrics:
+                    line += (f", valid loss {metrics['loss']:.3f}, CER {100 * metrics['cer']:.2f}%"
+                             f", WER {100 * metrics['wer']:.2f}%")
+                _say(line, info)
             self.save_epoch(metrics)
             self.epoch += 1
             self.batch_in_epoch = 0
