@@ -105,6 +105,9 @@ class Trainer:
         if loop.best_metric not in ("cer", "wer", "loss"):
             raise CarouselError(f"train.best_metric must be cer, wer or loss, "
                                 f"got {loop.best_metric!r}")
+        if loop.loss_norm not in ("utterance", "token"):
+            raise CarouselError(f"train.loss_norm must be utterance or token, "
+                                f"got {loop.loss_norm!r}")
         if loop.precision != "fp32" and info.device.type != "cuda":
             _say(f"note: train.precision={loop.precision} needs a GPU; training in fp32", info)
         self.precision = loop.precision if info.device.type == "cuda" else "fp32"
