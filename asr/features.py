@@ -13,6 +13,7 @@ orthonormal DCT-II of log-mel energies (Davis & Mermelstein, 1980).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -58,7 +59,15 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
 
     Centres are equally spaced on the mel ``scale``; the triangles are linear in Hz. With
     ``norm="slaney"`` each filter is divided by its width in Hz (constant energy per channel).
+    Cached: the returned tensor is shared, do not modify it in place.
     """
+    return _mel_filterbank(int(sample_rate), int(n_fft), int(n_mels), float(fmin),
+                           None if fmax is None else float(fmax), scale, norm)
+
+
+@functools.lru_cache(maxsize=32)
+def _mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float,
+                    fmax: float | None, scale: str, norm: str | None) -> torch.Tensor:
     fmax = sample_rate / 2.0 if fmax is None else fmax
     fft_freqs = torch.linspace(0.0, sample_rate / 2.0, n_fft // 2 + 1, dtype=torch.float64)
     mels = torch.linspace(float(hz_to_mel(fmin, scale)), float(hz_to_mel(fmax, scale)),
@@ -76,9 +85,13 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
     return weights.float()
 
 
+@functools.lru_cache(maxsize=32)
 def kaldi_mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 20.0,
                          fmax: float | None = None) -> torch.Tensor:
-    """Kaldi's mel banks ``(n_mels, K)``: triangles linear in the mel domain, no area norm."""
+    """Kaldi's mel banks ``(n_mels, K)``: triangles linear in the mel domain, no area norm.
+
+    Cached: the returned tensor is shared, do not modify it in place.
+    """
     fmax = sample_rate / 2.0 if fmax is None or fmax <= 0 else fmax
     fft_mels = hz_to_mel(torch.arange(n_fft // 2 + 1, dtype=torch.float64)
                          * sample_rate / n_fft, "kaldi")
@@ -153,6 +166,9 @@ def dct_matrix(n_mfcc: int, n_mels: int) -> torch.Tensor:
     basis *= math.sqrt(2.0 / n_mels)
     basis[:, 0] /= math.sqrt(2.0)
     return basis.float()
+
+
+dct_matrix = functools.lru_cache(maxsize=8)(dct_matrix)
 
 
 def mfcc(wave: torch.Tensor, sample_rate: int = 16000, n_mfcc: int = 40, n_fft: int = 512,

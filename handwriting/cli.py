@@ -29,8 +29,8 @@ def _decoder_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--beta", type=float, default=1.0, help="word insertion bonus (default 1)")
     group.add_argument("--beam-size", type=int, default=32, help="beam width (default 32)")
     group.add_argument("--decoder", default="auto",
-                       help="decoder backend: auto (greedy without --lm, else beam search), "
-                            "greedy, or a backend of ctc.decode.make_decoder")
+                       help="auto (greedy without --lm, else our beam search 'ours'), greedy, "
+                            "ours, pyctcdecode or flashlight (ctc.decode.make_decoder)")
     group.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
 
 

@@ -72,8 +72,10 @@ class PrefixBeamSearch {
                                 int nbest) const;
   int32_t child(Workspace& ws, int32_t node, int32_t token, int32_t frame) const;
   // Scores the completion of the current partial word of a node's state.
+  // With force, a word outside the lexicon is accepted (scored as unknown) even when the
+  // search is lexicon-constrained.
   bool complete_word(Workspace& ws, int32_t lex, int32_t* lm_state, float* base, float* lm,
-                     int32_t* words) const;
+                     int32_t* words, bool force = false) const;
   float lm_score(Workspace& ws, int32_t state, int32_t word, int32_t* next) const;
   void feed_hot(int32_t* state, unsigned char byte, float* locked) const;
 

@@ -58,12 +58,13 @@ struct Problem {
 struct Layout {
   int64_t row = 0;       // doubles per padded state row: states s live at [2, 2 + L)
   size_t emit = 0;       // T x row  doubles: emissions (scaled or log)
-  size_t alpha = 0;      // T x row  doubles
-  size_t beta = 0;       // row      doubles: beta_t
-  size_t temp = 0;       // row      doubles: emission * beta_t
-  size_t occ = 0;        // row      doubles: alpha_t * beta_t
+  // alpha, beta, temp, occ hold doubles or (CPU, wide-range retry) 16-byte long doubles
+  size_t alpha = 0;      // T x row  reals
+  size_t beta = 0;       // row      reals: beta_t
+  size_t temp = 0;       // row      reals: emission * beta_t
+  size_t occ = 0;        // row      reals: alpha_t * beta_t
   size_t skip = 0;       // row      doubles: 1 where state s may be entered from s - 2
-  size_t frame = 0;      // T        doubles: cumulative log scale of alpha
+  size_t frame = 0;      // T        reals: inverse frame sums of alpha
   size_t frame2 = 0;     // T        doubles: per-frame log normaliser (logits mode)
   size_t acc = 0;        // S + 1    doubles: occupancy per distinct class
   size_t classes = 0;    // S + 1    int64: distinct classes, blank first
@@ -90,12 +91,13 @@ CAROUSEL_HD inline Layout make_layout(int64_t max_time, int64_t max_target, int6
     return here;
   };
   l.emit = take(t * row * sizeof(double));
-  l.alpha = take(t * row * sizeof(double));
-  l.beta = take(row * sizeof(double));
-  l.temp = take(row * sizeof(double));
-  l.occ = take(row * sizeof(double));
+  constexpr size_t kReal = 16;  // sizeof(long double) on x86-64
+  l.alpha = take(t * row * kReal);
+  l.beta = take(row * kReal);
+  l.temp = take(row * kReal);
+  l.occ = take(row * kReal);
   l.skip = take(row * sizeof(double));
-  l.frame = take(t * sizeof(double));
+  l.frame = take(t * kReal);
   l.frame2 = take(t * sizeof(double));
   l.acc = take(s1 * sizeof(double));
   l.classes = take(s1 * sizeof(int64_t));

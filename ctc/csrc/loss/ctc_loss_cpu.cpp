@@ -15,8 +15,7 @@ namespace carousel::ctc {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// A frame sum below this means scaled probabilities have (nearly) underflowed.
-constexpr double kTinyFrame = 1e-250;
+constexpr double kLn2 = 0.69314718055994530942;
 
 template <typename T>
 T* carve(void* base, size_t offset) {
@@ -30,9 +29,9 @@ class Utterance {
       : p_(p), row_(l.row),
         emit_(carve<double>(slot_memory, l.emit)),
         alpha_(carve<double>(slot_memory, l.alpha)),
-        beta_(carve<double>(slot_memory, l.beta) + 2),
-        temp_(carve<double>(slot_memory, l.temp) + 2),
-        occ_(carve<double>(slot_memory, l.occ) + 2),
+        beta_(carve<double>(slot_memory, l.beta)),
+        temp_(carve<double>(slot_memory, l.temp)),
+        occ_(carve<double>(slot_memory, l.occ)),
         skip_(carve<double>(slot_memory, l.skip) + 2),
         frame_(carve<double>(slot_memory, l.frame)),
         norm_(carve<double>(slot_memory, l.frame2)),
@@ -64,7 +63,11 @@ class Utterance {
     } else {
       cost = kInf;
       bool scaled_ok = false;
-      if (p_.numerics == Numerics::kAuto) scaled_ok = scaled(cost);
+      if (p_.numerics == Numerics::kAuto) {
+        const double log_offset = gather_scaled();
+        scaled_ok = log_offset == log_offset && (sweep_scaled<double>(log_offset, cost) ||
+                                                 sweep_scaled<long double>(log_offset, cost));
+      }
       if (!scaled_ok) {
         *used_log = true;
         cost = log_space();
@@ -81,7 +84,7 @@ class Utterance {
   const scalar_t* frame_in(int64_t t) const { return in_ + t * p_.in_stride_time; }
   scalar_t* frame_grad(int64_t t) const { return grad_ + t * p_.grad_stride_time; }
   double* emit_row(int64_t t) const { return emit_ + t * row_ + 2; }
-  double* alpha_row(int64_t t) const { return alpha_ + t * row_ + 2; }
+  double* alpha_row(int64_t t) const { return alpha_ + t * row_ + 2; }  // log space
 
   void zero_row(int64_t t) const { std::memset(frame_grad(t), 0, p_.num_classes * sizeof(scalar_t)); }
 
@@ -123,16 +126,19 @@ class Utterance {
   }
 
   // ------------------------------------------------------------------ scaled probability space
-  bool scaled(double& cost) {
+  // Emissions divided by their largest value over the label set at each frame; returns the sum
+  // over frames of the log of that divisor (minus the logits normaliser), or NaN when a frame
+  // has no possible class.
+  double gather_scaled() {
     const int64_t T = frames_, L = states_;
-    double value[1024];
+    double value[512];
     std::vector<double> heap;
     double* v = value;
-    if (num_classes_ > 1024) {
+    if (num_classes_ > 512) {
       heap.resize(num_classes_);
       v = heap.data();
     }
-    double log_offset = 0.0;  // sum over frames of the emission scale
+    double log_offset = 0.0;
     for (int64_t t = 0; t < T; ++t) {
       const scalar_t* x = frame_in(t);
       double m = -kInf;
@@ -140,7 +146,7 @@ class Utterance {
         v[u] = static_cast<double>(x[classes_[u]]);
         m = std::max(m, v[u]);
       }
-      if (!(m > -kInf)) return false;  // every class of the label set impossible (or NaN)
+      if (!(m > -kInf)) return std::numeric_limits<double>::quiet_NaN();
       for (int64_t u = 0; u < num_classes_; ++u) v[u] = std::exp(v[u] - m);
       const double z = frame_norm(x);
       norm_[t] = z;
@@ -149,93 +155,124 @@ class Utterance {
       const int64_t lo = window_lo(L, T, t), hi = window_hi(L, t);
       for (int64_t s = lo; s <= hi; ++s) e[s] = v[state_class_[s]];
     }
+    return log_offset;
+  }
 
-    // alpha, renormalised to sum 1 over the window at every frame
+  // Alpha and beta in real_t (double, then long double for its wider exponent range) on the
+  // scaled emissions; false when underflow lost mass that matters.
+  template <typename real_t>
+  bool sweep_scaled(double log_offset, double& cost) {
+    using Limits = std::numeric_limits<real_t>;
+    // a frame sum below this means the scaled probabilities have (nearly) underflowed
+    const real_t tiny = std::pow(real_t(2), real_t(Limits::min_exponent / 6 * 5));
+    // largest overlap accepted (see the beta sweep)
+    const real_t cap = std::pow(real_t(2), real_t(Limits::max_exponent / 6 * 5));
+    const int64_t T = frames_, L = states_;
+    real_t* const alpha = reinterpret_cast<real_t*>(alpha_);
+    auto alpha_at = [&](int64_t t) { return alpha + t * row_ + 2; };
+    double* const cum_log_scale = frame_;
+
+    // alpha, renormalised to sum 1 over the window at every frame (Graves 2006, eq. 9-10)
     double log_scale = 0.0;
     for (int64_t t = 0; t < T; ++t) {
-      double* a = alpha_row(t);
-      const double* e = emit_row(t);
+      real_t* __restrict a = alpha_at(t);
+      const double* __restrict e = emit_row(t);
       const int64_t lo = window_lo(L, T, t), hi = window_hi(L, t);
-      a[-2] = a[-1] = 0.0;
-      double sum = 0.0;
+      a[-2] = a[-1] = 0;
+      real_t sum = 0;
       if (t == 0) {
         for (int64_t s = lo; s <= hi; ++s) sum += (a[s] = e[s]);
       } else {
-        const double* __restrict prev = alpha_row(t - 1);
-        double* __restrict cur = a;
-        const double* __restrict em = e;
+        const real_t* __restrict prev = alpha_at(t - 1);
         const double* __restrict sk = skip_;
 #pragma omp simd reduction(+ : sum)
         for (int64_t s = lo; s <= hi; ++s) {
-          const double x = em[s] * (prev[s] + prev[s - 1] + sk[s] * prev[s - 2]);
-          cur[s] = x;
+          const real_t x = e[s] * (prev[s] + prev[s - 1] + sk[s] * prev[s - 2]);
+          a[s] = x;
           sum += x;
         }
       }
-      if (!(sum > kTinyFrame)) return false;
-      const double inv = 1.0 / sum;
+      if (!(sum > tiny)) return false;
+      const real_t inv = 1 / sum;
 #pragma omp simd
       for (int64_t s = lo; s <= hi; ++s) a[s] *= inv;
-      a[hi + 1] = a[hi + 2] = 0.0;
-      log_scale += std::log(sum);
-      frame_[t] = log_scale;
+      a[hi + 1] = a[hi + 2] = 0;
+      log_scale += static_cast<double>(std::log(sum));
+      cum_log_scale[t] = log_scale;
     }
-    const double log_likelihood = log_scale;  // the last window holds only the final states
 
-    // beta sweep, gradient folded in; checks sum_s alpha_t beta_t against the likelihood
+    // Beta sweep with the gradient folded in; beta renormalised to sum 1 per frame, so alpha and
+    // beta share the exponent range. Their overlap z = sum_s alpha_t(s) beta_t(s) can still be
+    // far below 1 on long inputs whose past and future disagree: the products are taken as
+    // (alpha * h) * (beta * h) with h = 2^j adjusted every frame to keep z near 1. In exact
+    // arithmetic log z - 2 j log 2 + (alpha and beta log scales) is the log likelihood at every
+    // frame: a frame where it is not (beyond rounding) lost mass that matters to underflow, and
+    // the caller falls back.
     const double tol = 1e-9 + 1e-12 * static_cast<double>(T);
-    double* __restrict b = beta_;
-    double* __restrict bt = temp_;
-    double* __restrict occ = occ_;
+    real_t* __restrict b = reinterpret_cast<real_t*>(beta_) + 2;
+    real_t* __restrict bt = reinterpret_cast<real_t*>(temp_) + 2;
+    real_t* __restrict occ = reinterpret_cast<real_t*>(occ_) + 2;
     {
       const int64_t lo = window_lo(L, T, T - 1), hi = window_hi(L, T - 1);
-      for (int64_t s = lo; s <= hi; ++s) b[s] = 1.0;
+      for (int64_t s = lo; s <= hi; ++s) b[s] = 1;
     }
     double log_beta_scale = 0.0;
+    int j = 0;  // h = 2^j
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t lo = window_lo(L, T, t), hi = window_hi(L, t);
-      const double* __restrict a = alpha_row(t);
-      double z = 0.0;
+      const real_t* __restrict a = alpha_at(t);
+      const real_t h = std::ldexp(real_t(1), j);
+      real_t z = 0;
 #pragma omp simd reduction(+ : z)
       for (int64_t s = lo; s <= hi; ++s) {
-        const double x = a[s] * b[s];
+        const real_t x = (a[s] * h) * (b[s] * h);
         occ[s] = x;
         z += x;
       }
-      if (!(z > kTinyFrame)) return false;
-      if (std::fabs(std::log(z) + frame_[t] + log_beta_scale - log_likelihood) > tol) return false;
-      if (grad_) write_grad_row(t, lo, hi, 1.0 / z, x_row_norm(t));
+      if (!(z > tiny && z < cap)) return false;
+      const double log_z = static_cast<double>(std::log(z)) - 2.0 * j * kLn2;
+      if (!(std::fabs(log_z + cum_log_scale[t] + log_beta_scale - log_scale) <= tol)) {
+        return false;
+      }
+      if (grad_) write_grad_row(t, lo, hi, occ, 1 / z, x_row_norm(t));
       if (t == 0) break;
+      int exponent;
+      std::frexp(z, &exponent);
+      j -= exponent / 2;  // next frame's overlap is close to this one's
       const double* __restrict e = emit_row(t);
 #pragma omp simd
       for (int64_t s = lo; s <= hi; ++s) bt[s] = e[s] * b[s];
-      bt[lo - 2] = bt[lo - 1] = 0.0;
-      bt[hi + 1] = bt[hi + 2] = 0.0;
+      bt[lo - 2] = bt[lo - 1] = 0;
+      bt[hi + 1] = bt[hi + 2] = 0;
       const int64_t plo = window_lo(L, T, t - 1), phi = window_hi(L, t - 1);
       const double* __restrict sk = skip_;
-      double sum = 0.0;
+      real_t sum = 0;
 #pragma omp simd reduction(+ : sum)
       for (int64_t s = plo; s <= phi; ++s) {
-        const double x = bt[s] + bt[s + 1] + sk[s + 2] * bt[s + 2];
+        const real_t x = bt[s] + bt[s + 1] + sk[s + 2] * bt[s + 2];
         b[s] = x;
         sum += x;
       }
-      if (!(sum > kTinyFrame)) return false;
-      const double inv = 1.0 / sum;
+      if (!(sum > tiny)) return false;
+      const real_t inv = 1 / sum;
 #pragma omp simd
       for (int64_t s = plo; s <= phi; ++s) b[s] *= inv;
-      log_beta_scale += std::log(sum);
+      log_beta_scale += static_cast<double>(std::log(sum));
     }
-    cost = -(log_offset + log_likelihood);
+    cost = -(log_offset + log_scale);  // the last window holds only the final states
     return true;
   }
 
   double x_row_norm(int64_t t) const { return p_.logits ? norm_[t] : 0.0; }
 
-  // Gradient row t from the occupancy numerators occ_[lo..hi] scaled by inv_z.
-  void write_grad_row(int64_t t, int64_t lo, int64_t hi, double inv_z, double log_norm) {
+  // Gradient row t from the occupancy numerators occ[lo..hi] scaled by inv_z.
+  template <typename real_t>
+  void write_grad_row(int64_t t, int64_t lo, int64_t hi, const real_t* occ, real_t inv_z,
+                      double log_norm) {
     for (int64_t u = 0; u < num_classes_; ++u) acc_[u] = 0.0;
-    for (int64_t s = lo; s <= hi; ++s) acc_[state_class_[s]] += occ_[s];
+    for (int64_t s = lo; s <= hi; ++s) {
+      acc_[state_class_[s]] += static_cast<double>(occ[s] * inv_z);
+    }
     scalar_t* g = frame_grad(t);
     const double w = weight_;
     if (p_.logits) {
@@ -246,12 +283,12 @@ class Utterance {
       for (int64_t u = 0; u < num_classes_; ++u) {
         const int64_t c = classes_[u];
         g[c] = static_cast<scalar_t>(w * (std::exp(static_cast<double>(x[c]) - log_norm) -
-                                          acc_[u] * inv_z));
+                                          acc_[u]));
       }
     } else {
       std::memset(g, 0, p_.num_classes * sizeof(scalar_t));
       for (int64_t u = 0; u < num_classes_; ++u) {
-        g[classes_[u]] = static_cast<scalar_t>(-w * acc_[u] * inv_z);
+        g[classes_[u]] = static_cast<scalar_t>(-w * acc_[u]);
       }
     }
   }
@@ -294,9 +331,9 @@ class Utterance {
         L >= 2 ? log_add3(last[L - 1], last[L - 2], -kInf) : last[L - 1];
     if (!(log_likelihood > -kInf)) return kInf;
 
-    double* b = beta_;
-    double* bt = temp_;
-    double* occ = occ_;
+    double* b = beta_ + 2;
+    double* bt = temp_ + 2;
+    double* occ = occ_ + 2;
     {
       const int64_t lo = window_lo(L, T, T - 1), hi = window_hi(L, T - 1);
       for (int64_t s = lo; s <= hi; ++s) b[s] = 0.0;
@@ -320,7 +357,7 @@ class Utterance {
 #endif
       if (grad_) {
         for (int64_t s = lo; s <= hi; ++s) occ[s] = std::exp(occ[s] - log_z);
-        write_grad_row(t, lo, hi, 1.0, x_row_norm(t));
+        write_grad_row(t, lo, hi, occ, 1.0, x_row_norm(t));
       }
       if (t == 0) break;
       const double* e = emit_row(t);
