@@ -52,8 +52,9 @@ class BucketBatchSampler(torch.utils.data.Sampler):
 
     Global batches are formed for ``max_frames`` over all ranks, the same for any ``world``;
     rank ``r`` of ``world`` takes items ``r, r + world, ...`` of each (possibly none: the
-    engine then joins the step with an empty share). Indices are yielded as ``(epoch, index)`` pairs so that
-    datasets can seed augmentation per item. ``skip`` batches are left out from the start (resume).
+    engine then joins the step with an empty share). Indices are yielded as ``(epoch, index)``
+    pairs so that datasets can seed augmentation per item. ``skip`` batches are left out from
+    the start (resume).
     """
 
     def __init__(self, lengths: Sequence[int], max_frames: int, *, shuffle: bool = True,
