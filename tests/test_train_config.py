@@ -123,3 +123,19 @@ def test_example_config_loads():
 
     cfg = load_config(Path(ctc.train.__file__).parent / "example.yaml")
     assert cfg.model.hidden == 320 and cfg.optim.lr == 1e-3
+
+
+def test_data_check_keeps_validation_lines_with_unknown_characters():
+    from ctc.data.manifest import Record
+    from ctc.data.tokens import CharTokenizer
+    from ctc.train.prepare import prepare_examples
+    from ctc.train.synthetic import SyntheticFeaturizer
+
+    tok = CharTokenizer.build(["ab"])
+    records = [Record("u", "audio", "x", "abz"), Record("v", "audio", "y", "ab")]
+    featurizer = SyntheticFeaturizer(feature_dim=4)
+    kept, check = prepare_examples(records, tok, featurizer, lambda n: n)
+    assert [e.record.id for e in kept] == ["v"] and check.unknown_chars == ["u"]
+    kept, check = prepare_examples(records, tok, featurizer, lambda n: n, drop_infeasible=False)
+    assert [e.targets for e in kept] == [(1, 2), (1, 2)]
+    assert "1 kept: characters outside the vocabulary (e.g. u)" in check.summary("valid")
