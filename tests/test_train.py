@@ -211,3 +211,7 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     assert torch.load(one / "last.pt", weights_only=True)["step"] > 4
     for name in a:
         torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
+    rows_one, rows_two = _valid_rows(one), _valid_rows(two)  # validation sharded over 2
+    assert [r["utterances"] for r in rows_two] == [4, 4]
+    for r1, r2 in zip(rows_one, rows_two):
+        assert r1["cer"] == r2["cer"] and r1["loss"] == pytest.approx(r2["loss"], rel=1e-4)

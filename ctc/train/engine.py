@@ -355,13 +355,16 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, Any]:
-        """Greedy-decode the validation set: loss (feasible utterances), CER, WER."""
+        """Greedy-decode the validation set: loss (feasible utterances), CER, WER.
+
+        Collective: each process decodes every ``world``-th batch; all get the same metrics.
+        """
         if not self.valid_examples:
             return {}
-        data = self.config.data
+        data, info = self.config.data, self.info
         max_frames = data.valid_max_frames or data.max_frames
         lengths = [ex.frames for ex in self.valid_examples]
-        batches = bucket_batches(lengths, max_frames)
+        batches = bucket_batches(lengths, max_frames)[info.rank::info.world]
         loader = torch.utils.data.DataLoader(
             self.valid_set, batch_sampler=batches, num_workers=data.num_workers,
             collate_fn=PadCollate(self.featurizer.modality))
@@ -389,6 +392,13 @@ class Trainer:
                     hyps.append(self.tokenizer.decode(hyp.tokens))
         finally:
             self.model.train()
+        if info.world > 1:
+            parts = gather_objects((refs, hyps, loss_sum, loss_count, unreadable), info)
+            refs = [r for p in parts for r in p[0]]
+            hyps = [h for p in parts for h in p[1]]
+            loss_sum = sum(p[2] for p in parts)
+            loss_count = sum(p[3] for p in parts)
+            unreadable = sum(p[4] for p in parts)
         return {"loss": loss_sum / max(1, loss_count),
                 "cer": count_errors(refs, hyps, "char").rate,
                 "wer": count_errors(refs, hyps, "word").rate,
@@ -415,8 +425,7 @@ class Trainer:
         done = self.step >= self.total_steps or self.epoch >= loop.epochs
         while not done:
             self._train_epoch()
-            metrics = self.validate() if info.is_main else {}
-            metrics = broadcast_object(metrics, info)
+            metrics = self.validate()
             self.last_valid = metrics
             train_loss = self.epoch_loss[0] / max(1, self.epoch_loss[1])
             row = {"kind": "valid", "epoch": self.epoch + 1, "step": self.step,
