@@ -425,15 +425,14 @@ class Trainer:
         done = self.step >= self.total_steps or self.epoch >= loop.epochs
         while not done:
             self._train_epoch()
-            metrics = self.validate()
-            self.last_valid = metrics
             train_loss = self.epoch_loss[0] / max(1, self.epoch_loss[1])
-            row = {"kind": "valid", "epoch": self.epoch + 1, "step": self.step,
-                   "train_loss": train_loss, **metrics}
+            metrics = {**self.validate(), "train_loss": train_loss}
+            self.last_valid = metrics
+            row = {"kind": "valid", "epoch": self.epoch + 1, "step": self.step, **metrics}
             if info.is_main:
                 self.log.write(row)
                 line = f"epoch {self.epoch + 1}: train loss {train_loss:.3f}"
-                if metrics:
+                if "cer" in metrics:
                     line += (f", valid loss {metrics['loss']:.3f}, CER {100 * metrics['cer']:.2f}%"
                              f", WER {100 * metrics['wer']:.2f}%")
                 _say(line, info)
