@@ -220,7 +220,7 @@ class Trainer:
         path = self.out_dir / ckpt.LAST
         if not path.is_file():
             return False
-        state = ckpt.load_checkpoint(path, map_location=self.info.device)
+        state = ckpt.load_checkpoint(path)  # on CPU: RNG states must be; the rest is copied
         if state["vocab_size"] != len(self.tokenizer):
             raise CarouselError(f"{path}: vocabulary of {state['vocab_size']} tokens, but this "
                                 f"run's tokenizer has {len(self.tokenizer)}")
@@ -229,8 +229,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        rng = state["rng"][self.info.rank if self.info.rank < len(state["rng"]) else 0]
-        _set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v) for k, v in rng.items()})
+        _set_rng_state(state["rng"][self.info.rank if self.info.rank < len(state["rng"]) else 0])
         self.step, self.epoch = state["step"], state["epoch"]
         self.batch_in_epoch = state["batch_in_epoch"]
         self.epoch_loss = list(state["epoch_loss"])
