@@ -81,17 +81,18 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     frames = 0
     for batch, log_probs, lengths in recognizer.iter_batches(records, max_frames=max_frames,
                                                              num_workers=num_workers):
+        log_probs, lengths = log_probs.float().cpu(), lengths.cpu()  # decoders run on the CPU
         hyps = decode(log_probs, lengths)
         for i, (record, hyp) in enumerate(zip(batch, hyps)):
             results.append(ScoredUtterance(record.id, record.text,
                                            hypothesis_text(hyp, tokenizer), record.speaker))
             rows.append(_hypothesis_row(record, results[-1].hyp, hyp, shift))
             if posteriorgram is None:  # the report draws the first utterance's posteriors
-                posteriorgram = (record.id, log_probs[i, : int(lengths[i])].float().cpu(),
+                posteriorgram = (record.id, log_probs[i, : int(lengths[i])],
                                  list(tokenizer.symbols), list(zip(hyp.tokens, hyp.frames)))
             if dump_posteriors is not None:
                 items.append({"id": record.id, "ref": record.text,
-                              "log_probs": log_probs[i, : int(lengths[i])].float().cpu().clone()})
+                              "log_probs": log_probs[i, : int(lengths[i])].clone()})
         frames += int(lengths.sum())
     seconds = time.perf_counter() - started
     skipped = recognizer.skipped[skipped_before:]
