@@ -117,7 +117,10 @@ def load_recognizer(model: str, device: str):
 
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available")
-    return Recognizer.load(model, device)
+    recognizer = Recognizer.load(model, device)
+    if device == "cuda" and hasattr(recognizer.featurizer, "device"):
+        recognizer.featurizer.device = "cuda"  # features computed on the GPU too
+    return recognizer
 
 
 # --------------------------------------------------------------------------- evaluate

@@ -44,7 +44,7 @@ def test_prepare_missing_root_one_line(tmp_path, capsys):
     code = cli.main(["prepare", "iam", "--root", str(tmp_path / "none"), "--out",
                      str(tmp_path / "m")])
     err = capsys.readouterr().err
-    assert code == 1 and "IAM root not found" in err and err.count("\n") == 1
+    assert code == 1 and err.startswith("htr: error: IAM root not found") and err.count("\n") == 1
 
 
 def test_recognize_no_images_one_line(tmp_path, capsys):

@@ -20,6 +20,7 @@
 #   EXP=exp/iam_$CONF  experiment directory;  DATA=data/iam  manifests directory
 #   SYNTH_TRAIN=2400 SYNTH_DEV=120 SYNTH_TEST=240   sentences per split of the generated corpus
 #   LM_ORDER=3  ALPHA=0.5  BETA=1.0  BEAM=32        LM decoding
+#   TUNE_LM=1   tune ALPHA/BETA on the valid split (ctc tune-lm) before the LM test run
 #   TRAIN_ARGS="--set train.epochs=5"                extra htr train arguments
 #   PYTHON=python3                                   interpreter with carousel importable
 set -euo pipefail
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage="$2"; shift 2 ;;
     --stop-stage|--stop_stage) stop_stage="$2"; shift 2 ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *=*) export "${1?}"; shift ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -52,13 +53,14 @@ LM_ORDER="${LM_ORDER:-3}"
 ALPHA="${ALPHA:-0.5}"
 BETA="${BETA:-1.0}"
 BEAM="${BEAM:-32}"
+TUNE_LM="${TUNE_LM:-1}"
 TRAIN_ARGS="${TRAIN_ARGS:-}"
 PYTHON="${PYTHON:-python3}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
 
 htr() { "$PYTHON" -m handwriting.cli "$@"; }
 ctc() { "$PYTHON" -m ctc.cli "$@"; }
-log() { echo "$(date '+%F %T') (${BASH_SOURCE[1]##*/}:${BASH_LINENO[0]}) $*" >&2; }
+log() { echo "$(date '+%F %T') (run.sh:${BASH_LINENO[-2]}) $*" >&2; }
 run_stage() {  # run_stage N NAME: true when stage N is selected and not done yet
   local n="$1" name="$2"
   [ "$stage" -le "$n" ] && [ "$stop_stage" -ge "$n" ] || return 1
@@ -96,6 +98,17 @@ fi
 if run_stage 4 evaluate; then
   htr evaluate --model "$EXP" --manifest "$DATA/test.jsonl" --report "$EXP/eval/test_greedy" \
     --title "test, greedy"
+  if [ "$LM_ORDER" -gt 0 ] && [ "$TUNE_LM" = 1 ]; then
+    # LM weight and word bonus tuned on the validation split (Graves et al. 2009 style)
+    htr evaluate --model "$EXP" --manifest "$DATA/valid.jsonl" --report "$EXP/eval/valid_greedy" \
+      --title "valid, greedy" --dump-posteriors "$EXP/eval/valid_posteriors.pt"
+    ctc tune-lm --posteriors "$EXP/eval/valid_posteriors.pt" --lm "$LM" \
+      --out "$EXP/eval/lm_tuned.json" --beam-size "$BEAM" \
+      --alpha-grid 0.3 0.5 0.8 1.2 --beta-grid 0.0 1.0 2.0
+    read -r ALPHA BETA < <("$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1]));
+print(t["alpha"], t["beta"])' "$EXP/eval/lm_tuned.json")
+    log "tuned on valid: alpha=$ALPHA beta=$BETA"
+  fi
   if [ "$LM_ORDER" -gt 0 ]; then
     htr evaluate --model "$EXP" --manifest "$DATA/test.jsonl" --report "$EXP/eval/test_lm" \
       --lm "$LM" --alpha "$ALPHA" --beta "$BETA" --beam-size "$BEAM" \
