@@ -407,9 +407,6 @@ class Trainer:
 
     def run(self) -> dict[str, Any]:
         info, loop = self.info, self.config.train
-        if not self.resume and (self.out_dir / ckpt.LAST).is_file():
-            raise CarouselError(f"{self.out_dir} already holds a training run ({ckpt.LAST}); "
-                                "resume it or choose another output directory")
         if info.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.out_dir / "config.yaml")
@@ -526,10 +523,14 @@ def run_training(config: TrainConfig, featurizer: Featurizer, train_records: lis
     ``out_dir``. Under ``torchrun`` it trains data-parallel. ``tokenizer`` (optional) replaces
     the one built from the training texts. Returns the final metrics (same on every process).
     """
+    out_dir = Path(out_dir)
+    if not resume and (out_dir / ckpt.LAST).is_file():
+        raise CarouselError(f"{out_dir} already holds a training run ({ckpt.LAST}); resume it "
+                            "or choose another output directory")
     info = setup_distributed(config.train.device)
     try:
-        trainer = Trainer(config, featurizer, train_records, valid_records, Path(out_dir),
-                          resume, tokenizer, info)
+        trainer = Trainer(config, featurizer, train_records, valid_records, out_dir, resume,
+                          tokenizer, info)
         result = trainer.run()
     except BaseException:
         teardown(info, synchronize=False)
