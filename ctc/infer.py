@@ -99,7 +99,7 @@ class Recognizer:
         return self.model(inputs.to(self.device), lengths.to(self.device))
 
     def iter_batches(self, records: Iterable[Record], *, max_frames: int = 20000,
-                     num_workers: int = 0, window: int = 256
+                     num_workers: int = 0, window: int = 128
                      ) -> Iterator[tuple[list[Record], torch.Tensor, torch.Tensor]]:
         """Yield ``(records, log_probs (N, T', V), lengths (N,))`` for all readable records.
 
@@ -147,7 +147,7 @@ class Recognizer:
         return [records[it.index] for it in items], log_probs, lengths
 
     def iter_log_probs(self, records: Iterable[Record], *, max_frames: int = 20000,
-                       num_workers: int = 0, window: int = 256
+                       num_workers: int = 0, window: int = 128
                        ) -> Iterator[tuple[Record, torch.Tensor]]:
         """Yield ``(record, log_probs (T', V))`` per readable record, in manifest order."""
         records = list(records)
