@@ -79,21 +79,30 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     skipped_before = len(recognizer.skipped)
     started = time.perf_counter()
     frames = 0
+    records = list(records)
+    position = {id(r): i for i, r in enumerate(records)}
+    order: list[int] = []  # manifest positions of the results, which come sorted by length
     for batch, log_probs, lengths in recognizer.iter_batches(records, max_frames=max_frames,
                                                              num_workers=num_workers):
+        log_probs, lengths = log_probs.float().cpu(), lengths.cpu()  # decoders run on the CPU
         hyps = decode(log_probs, lengths)
         for i, (record, hyp) in enumerate(zip(batch, hyps)):
             results.append(ScoredUtterance(record.id, record.text,
                                            hypothesis_text(hyp, tokenizer), record.speaker))
             rows.append(_hypothesis_row(record, results[-1].hyp, hyp, shift))
-            if posteriorgram is None:  # the report draws the first utterance's posteriors
-                posteriorgram = (record.id, log_probs[i, : int(lengths[i])].float().cpu(),
+            order.append(position[id(record)])
+            if posteriorgram is None:  # the report draws one utterance's posteriors
+                posteriorgram = (record.id, log_probs[i, : int(lengths[i])],
                                  list(tokenizer.symbols), list(zip(hyp.tokens, hyp.frames)))
             if dump_posteriors is not None:
                 items.append({"id": record.id, "ref": record.text,
-                              "log_probs": log_probs[i, : int(lengths[i])].float().cpu().clone()})
+                              "log_probs": log_probs[i, : int(lengths[i])].clone()})
         frames += int(lengths.sum())
     seconds = time.perf_counter() - started
+    ranks = sorted(range(len(order)), key=order.__getitem__)
+    results, rows = [results[k] for k in ranks], [rows[k] for k in ranks]
+    if dump_posteriors is not None:
+        items = [items[k] for k in ranks]
     skipped = recognizer.skipped[skipped_before:]
     info = {"checkpoint": str(recognizer.checkpoint) if recognizer.checkpoint else None,
             "decoder": getattr(decoder, "__name__", type(decoder).__name__) if decoder

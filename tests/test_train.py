@@ -123,6 +123,36 @@ def test_accumulation_and_max_steps(tmp_path):
     assert result["step"] == 7 and result["epoch"] == 2
 
 
+class _CtrlCOnce(SyntheticFeaturizer):
+    """Raises KeyboardInterrupt at its 23rd training item: the 8th of epoch 2 (of 15)."""
+
+    calls = 0
+
+    def __call__(self, record, train=False, rng=None):
+        if train:
+            type(self).calls += 1
+            if type(self).calls == 23:
+                raise KeyboardInterrupt
+        return super().__call__(record, train, rng)
+
+
+def test_ctrl_c_saves_the_last_step_and_resume_finishes_the_same(tmp_path):
+    cfg = load_config(None, [*TINY, "train.epochs=3", "train.average_last=0"])
+    records = synthetic_records(15)
+    featurizer = SyntheticFeaturizer(feature_dim=8)
+    run_training(cfg, featurizer, records, records[:3], tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cfg, _CtrlCOnce(feature_dim=8), records, records[:3], tmp_path / "cut")
+    state = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)
+    # saved at the last optimiser step before the interrupt, not at the end of epoch 1
+    assert state["epoch"] == 1 and 1 <= state["batch_in_epoch"] < 5
+    assert state["step"] == 5 + state["batch_in_epoch"]
+    run_training(cfg, featurizer, records, records[:3], tmp_path / "cut", resume=True)
+    a, b = _weights(tmp_path / "full" / "last.pt"), _weights(tmp_path / "cut" / "last.pt")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+
+
 def test_bpe_tokenizer_trains_and_round_trips(tmp_path):
     from ctc.data.tokens import tokenizer_from_dict
 

@@ -220,7 +220,7 @@ class Trainer:
         path = self.out_dir / ckpt.LAST
         if not path.is_file():
             return False
-        state = ckpt.load_checkpoint(path, map_location=self.info.device)
+        state = ckpt.load_checkpoint(path)  # on CPU: RNG states must be; the rest is copied
         if state["vocab_size"] != len(self.tokenizer):
             raise CarouselError(f"{path}: vocabulary of {state['vocab_size']} tokens, but this "
                                 f"run's tokenizer has {len(self.tokenizer)}")
@@ -229,8 +229,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        rng = state["rng"][self.info.rank if self.info.rank < len(state["rng"]) else 0]
-        _set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v) for k, v in rng.items()})
+        _set_rng_state(state["rng"][self.info.rank if self.info.rank < len(state["rng"]) else 0])
         self.step, self.epoch = state["step"], state["epoch"]
         self.batch_in_epoch = state["batch_in_epoch"]
         self.epoch_loss = list(state["epoch_loss"])
@@ -408,9 +407,6 @@ class Trainer:
 
     def run(self) -> dict[str, Any]:
         info, loop = self.info, self.config.train
-        if not self.resume and (self.out_dir / ckpt.LAST).is_file():
-            raise CarouselError(f"{self.out_dir} already holds a training run ({ckpt.LAST}); "
-                                "resume it or choose another output directory")
         if info.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.out_dir / "config.yaml")
@@ -464,40 +460,60 @@ class Trainer:
                        dynamic_ncols=True, leave=False)
         frames, started, window_loss = 0, time.perf_counter(), [0.0, 0]
         micro = pending = 0
-        for batch in loader:
-            self.batch_in_epoch += 1
-            micro += 1
-            pending += 1
-            last = self.batch_in_epoch == self.batches_per_epoch
-            sync = micro % loop.accum_steps == 0 or last
-            loss_sum, count = self.train_batch(batch, sync)
-            self.epoch_loss[0] += loss_sum
-            self.epoch_loss[1] += count
-            window_loss[0] += loss_sum
-            window_loss[1] += count
-            frames += batch.frames * info.world
-            if not sync:
-                continue
-            norm = self.optimizer_step()
-            micro = 0
-            elapsed = max(1e-9, time.perf_counter() - started)
-            mean_loss = window_loss[0] / max(1, window_loss[1])
+        boundary = (self.batch_in_epoch, list(self.epoch_loss))  # at the last optimiser step
+        try:
+            for batch in loader:
+                self.batch_in_epoch += 1
+                micro += 1
+                pending += 1
+                last = self.batch_in_epoch == self.batches_per_epoch
+                sync = micro % loop.accum_steps == 0 or last
+                loss_sum, count = self.train_batch(batch, sync)
+                self.epoch_loss[0] += loss_sum
+                self.epoch_loss[1] += count
+                window_loss[0] += loss_sum
+                window_loss[1] += count
+                frames += batch.frames * info.world
+                if not sync:
+                    continue
+                norm = self.optimizer_step()
+                micro = 0
+                boundary = (self.batch_in_epoch, list(self.epoch_loss))
+                elapsed = max(1e-9, time.perf_counter() - started)
+                mean_loss = window_loss[0] / max(1, window_loss[1])
+                if bar is not None:
+                    bar.set_postfix(loss=f"{mean_loss:.3f}", fps=f"{frames / elapsed:.0f}",
+                                    refresh=False)
+                    bar.update(pending)
+                    pending = 0
+                if info.is_main and self.step % max(1, loop.log_every) == 0:
+                    self.log.write({"kind": "train", "epoch": self.epoch + 1, "step": self.step,
+                                    "loss": mean_loss, "lr": self.scheduler.get_last_lr()[0],
+                                    "grad_norm": norm, "frames_per_s": frames / elapsed})
+                    window_loss = [0.0, 0]
+                if loop.checkpoint_every and self.step % loop.checkpoint_every == 0 and not last:
+                    self.save_last()
+                if self.step >= self.total_steps:
+                    break
+        except KeyboardInterrupt:
             if bar is not None:
-                bar.set_postfix(loss=f"{mean_loss:.3f}", fps=f"{frames / elapsed:.0f}",
-                                refresh=False)
-                bar.update(pending)
-                pending = 0
-            if info.is_main and self.step % max(1, loop.log_every) == 0:
-                self.log.write({"kind": "train", "epoch": self.epoch + 1, "step": self.step,
-                                "loss": mean_loss, "lr": self.scheduler.get_last_lr()[0],
-                                "grad_norm": norm, "frames_per_s": frames / elapsed})
-                window_loss = [0.0, 0]
-            if loop.checkpoint_every and self.step % loop.checkpoint_every == 0 and not last:
-                self.save_last()
-            if self.step >= self.total_steps:
-                break
+                bar.close()
+            self._save_interrupted(*boundary)
+            raise
         if bar is not None:
             bar.close()
+
+    def _save_interrupted(self, batch_in_epoch: int, epoch_loss: list) -> None:
+        """After Ctrl-C in a single-process run: save the state of the last optimiser step
+        (micro-batches since then are dropped) so that ``resume`` goes on from there. Dropout
+        masks after the resume differ from those an uninterrupted run would have drawn."""
+        if self.info.world > 1:
+            return
+        self.batch_in_epoch, self.epoch_loss = batch_in_epoch, epoch_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        self.save_last()
+        _say(f"interrupted: the state at step {self.step} is saved in "
+             f"{self.out_dir / ckpt.LAST}; resume to go on", self.info)
 
     def _finish(self) -> dict[str, Any]:
         info = self.info
@@ -527,10 +543,14 @@ def run_training(config: TrainConfig, featurizer: Featurizer, train_records: lis
     ``out_dir``. Under ``torchrun`` it trains data-parallel. ``tokenizer`` (optional) replaces
     the one built from the training texts. Returns the final metrics (same on every process).
     """
+    out_dir = Path(out_dir)
+    if not resume and (out_dir / ckpt.LAST).is_file():
+        raise CarouselError(f"{out_dir} already holds a training run ({ckpt.LAST}); resume it "
+                            "or choose another output directory")
     info = setup_distributed(config.train.device)
     try:
-        trainer = Trainer(config, featurizer, train_records, valid_records, Path(out_dir),
-                          resume, tokenizer, info)
+        trainer = Trainer(config, featurizer, train_records, valid_records, out_dir, resume,
+                          tokenizer, info)
         result = trainer.run()
     except BaseException:
         teardown(info, synchronize=False)
