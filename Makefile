@@ -14,7 +14,8 @@ CSRC := $(shell find ctc/csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -n
 EXT_STAMP := build/.extension-built
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow test-all venv system-packages build lint bench clean
+.PHONY: demo test test-slow test-all venv system-packages build lint bench bench-decode \
+	bench-score bench-train bench-transcribe clean
 
 demo: $(EXT_STAMP)
 	$(PY) tools/demo.py $(DEMO_ARGS)
@@ -46,21 +47,37 @@ $(VENV)/.installed: pyproject.toml setup.py | system-packages
 	$(PIP) install -q --upgrade pip setuptools wheel ninja
 	$(PIP) install -q $(TORCH_SPEC)
 	$(PIP) install -q kenlm
-	$(PIP) install -q --no-build-isolation -e '.[$(EXTRAS)]'
+	CAROUSEL_SKIP_EXT=1 $(PIP) install -q --no-build-isolation -e '.[$(EXTRAS)]'
 	$(PIP) install -q --no-deps pyctcdecode pygtrie
 	touch $@
 
 build: $(EXT_STAMP)
 
 $(EXT_STAMP): $(VENV)/.installed $(CSRC) setup.py
-	$(PY) setup.py -q build_ext --inplace
-	@mkdir -p build && touch $@
+	@mkdir -p build
+	@echo "building ctc._C (ninja, incremental; log: build/extension.log)"
+	@$(PY) setup.py build_ext --inplace > build/extension.log 2>&1 || \
+	  { grep -E -B2 -A6 'error' build/extension.log | head -80; echo "extension build failed" >&2; exit 1; }
+	$(PY) -c 'import ctc._C'
+	@touch $@
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 
 bench: $(EXT_STAMP)
 	$(PY) tools/bench_ctc.py
+
+bench-decode: $(EXT_STAMP)
+	$(PY) tools/bench_decode.py
+
+bench-score: $(EXT_STAMP)
+	$(PY) tools/bench_score.py
+
+bench-train: $(EXT_STAMP)
+	$(PY) tools/bench_train.py
+
+bench-transcribe: $(EXT_STAMP)
+	$(PY) tools/bench_transcribe.py
 
 clean:
 	rm -rf build ctc/_C*.so *.egg-info

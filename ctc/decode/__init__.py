@@ -1,6 +1,9 @@
 """Turning CTC posteriors into token sequences and text."""
 
-from ctc.decode.greedy import greedy_decode
-from ctc.decode.hypothesis import Hypothesis
+from ctc.decode.beam import BeamSearchDecoder
+from ctc.decode.factory import BACKENDS, make_decoder
+from ctc.decode.greedy import GreedyDecoder, greedy_decode
+from ctc.decode.hypothesis import Hypothesis, WordSpan
 
-__all__ = ["Hypothesis", "greedy_decode"]
+__all__ = ["BACKENDS", "BeamSearchDecoder", "GreedyDecoder", "Hypothesis", "WordSpan",
+           "greedy_decode", "make_decoder"]

@@ -1,18 +1,20 @@
-"""Best-path (greedy) CTC decoding: argmax per frame, merge repeats, drop blanks."""
+"""Best-path (greedy) CTC decoding: argmax per frame, merge repeats, drop blanks (compiled)."""
 
 from __future__ import annotations
 
-import torch
+from typing import Any
 
+from ctc._ext import load_extension
+from ctc.decode._inputs import as_batch
 from ctc.decode.hypothesis import Hypothesis
 
 
-def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor | None = None,
-                  blank: int = 0) -> list[Hypothesis]:
+def greedy_decode(log_probs: Any, lengths: Any | None = None, blank: int = 0
+                  ) -> list[Hypothesis]:
     """Decode a batch by the best path.
 
     Args:
-        log_probs: ``(N, T, V)`` log-posteriors (or logits: argmax is the same).
+        log_probs: ``(N, T, V)`` log-posteriors (or logits: argmax is the same), tensor or array.
         lengths: ``(N,)`` valid frames per sequence; all ``T`` if None.
         blank: index of the blank token.
 
@@ -20,21 +22,27 @@ def greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor | None = None,
         N hypotheses, each with collapsed tokens, the frame where each token starts, and the
         best-path log score (sum of per-frame maxima).
     """
-    if log_probs.dim() != 3:
-        shape = tuple(log_probs.shape)
-        raise ValueError(f"log_probs must be (batch, time, vocab), got shape {shape}")
-    n, t, _ = log_probs.shape
-    if lengths is None:
-        lengths = torch.full((n,), t, dtype=torch.long)
-    best, path = log_probs.detach().float().max(dim=-1)  # (N, T)
-    valid = torch.arange(t, device=path.device)[None, :] < lengths.to(path.device)[:, None]
-    prev = torch.nn.functional.pad(path, (1, 0), value=-1)[:, :-1]
-    emit = valid & (path != blank) & (path != prev)
-    scores = (best * valid).sum(dim=1).tolist()
-    path, emit = path.cpu(), emit.cpu()
-    out = []
-    for i in range(n):
-        frames = emit[i].nonzero().flatten()
-        tokens = path[i, frames]
-        out.append(Hypothesis(tuple(tokens.tolist()), tuple(frames.tolist()), scores[i]))
-    return out
+    array, lens = as_batch(log_probs, lengths)
+    if not 0 <= blank < array.shape[2]:
+        raise ValueError(f"blank {blank} is outside the vocabulary of size {array.shape[2]}")
+    results = load_extension().greedy_batch(array, lens, blank)
+    return [Hypothesis(tuple(tokens), tuple(frames), float(score))
+            for tokens, frames, score in results]
+
+
+class GreedyDecoder:
+    """Callable greedy decoder that also fills ``text`` and ``words``."""
+
+    def __init__(self, tokens: list[str], blank: int = 0, word_delimiter: str | None = " ",
+                 word_prefix: str | None = None) -> None:
+        from ctc.decode.text import TokenText
+
+        self.text = TokenText(tokens, blank, word_delimiter, word_prefix)
+        self.blank = blank
+
+    def __call__(self, log_probs: Any, lengths: Any | None = None) -> list[Hypothesis]:
+        out = []
+        for h in greedy_decode(log_probs, lengths, self.blank):
+            out.append(Hypothesis(h.tokens, h.frames, h.score, self.text.text(h.tokens),
+                                  self.text.words(h.tokens, h.frames)))
+        return out

@@ -1,0 +1,51 @@
+"""Loading word n-gram LMs for the compiled decoder (ARPA, optionally gzipped), cached by path."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from ctc._ext import load_extension
+from ctc.errors import InputError
+from ctc.lm.arpa import is_kenlm_binary
+
+_CACHE: dict[tuple[str, float, int], Any] = {}
+_LOCK = threading.Lock()
+
+
+def load_ngram_lm(path: str | os.PathLike) -> Any:
+    """The extension's ``NGramLM`` for an ARPA file (``.arpa`` or ``.arpa.gz``).
+
+    KenLM binaries cannot be read by our table (their layout is KenLM's own): pass the ARPA file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"language model not found: {path}")
+    if is_kenlm_binary(path):
+        raise InputError(f"{path} is a KenLM binary; our decoder reads ARPA files "
+                         "(pass the .arpa, or use --decoder flashlight / pyctcdecode)")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime, stat.st_size)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        ext = load_extension()
+        try:
+            if path.suffix == ".gz":
+                with tempfile.NamedTemporaryFile(suffix=".arpa") as tmp:
+                    with gzip.open(path, "rb") as src:
+                        shutil.copyfileobj(src, tmp)
+                    tmp.flush()
+                    lm = ext.NGramLM(tmp.name)
+            else:
+                lm = ext.NGramLM(str(path))
+        except RuntimeError as err:
+            raise InputError(f"cannot read language model: {err}") from None
+        _CACHE.clear()  # keep one model in memory
+        _CACHE[key] = lm
+        return lm

@@ -1,0 +1,101 @@
+"""The CTC acoustic/optical model: front-end -> recurrent encoder -> linear head over tokens.
+
+Legend: N batch, T input frames (or image columns W), F features, H image height, T' output
+frames, V vocabulary size (blank included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import nn
+
+from ctc.models.frontends import Conv2dSubsampling, LineCNN
+from ctc.models.rnn import RNNEncoder
+
+FRONTENDS = ("conv2d", "line_cnn")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture options.
+
+    frontend: ``conv2d`` (speech features ``(N, T, F)``) or ``line_cnn`` (images ``(N, 1, H, W)``).
+    input_dim: F (feature bins) or H (image height); 0 means "take it from the featurizer".
+    subsampling, conv_channels: conv2d time subsampling (1/2/4/8) and channels per layer.
+    cnn_channels, cnn_pooled, cnn_batch_norm, cnn_dropout: line_cnn blocks (Puigcerver 2017).
+    cell: ``lstm`` (nn.LSTM fast path), ``gru`` or ``peephole`` (Gers & Schmidhuber 2000).
+    layers, hidden, proj_size, dropout, bidirectional, forget_bias: the recurrent encoder.
+    """
+
+    frontend: str = "conv2d"
+    input_dim: int = 0
+    subsampling: int = 4
+    conv_channels: int = 32
+    cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 48, 64, 80])
+    cnn_pooled: int = 3
+    cnn_batch_norm: bool = True
+    cnn_dropout: float = 0.0
+    cell: str = "lstm"
+    layers: int = 3
+    hidden: int = 256
+    proj_size: int = 0
+    dropout: float = 0.0
+    bidirectional: bool = True
+    forget_bias: float = 1.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, state: dict) -> ModelConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in state.items() if k in known})
+
+
+class CTCModel(nn.Module):
+    """``forward(x, lengths) -> (log_probs (N, T', V), out_lengths (N,))``.
+
+    ``x`` is ``(N, T, F)`` for ``conv2d`` or ``(N, 1, H, W)`` / ``(N, H, W)`` for ``line_cnn``;
+    ``lengths`` are valid frames (columns). Log-probabilities are float32 even under autocast.
+    """
+
+    def __init__(self, config: ModelConfig, vocab_size: int) -> None:
+        super().__init__()
+        if config.input_dim <= 0:
+            raise ValueError("model.input_dim must be set (feature bins or image height)")
+        self.config = config
+        self.vocab_size = vocab_size
+        if config.frontend == "conv2d":
+            self.frontend: Conv2dSubsampling | LineCNN = Conv2dSubsampling(
+                config.input_dim, config.subsampling, config.conv_channels)
+        elif config.frontend == "line_cnn":
+            self.frontend = LineCNN(config.input_dim, tuple(config.cnn_channels),
+                                    config.cnn_pooled, config.cnn_batch_norm, config.cnn_dropout)
+        else:
+            raise ValueError(f"model.frontend must be one of {FRONTENDS}, got {config.frontend!r}")
+        self.encoder = RNNEncoder(self.frontend.output_dim, config.hidden, config.layers,
+                                  config.proj_size, config.dropout, config.bidirectional,
+                                  config.cell, config.forget_bias)
+        self.head = nn.Linear(self.encoder.output_dim, vocab_size)
+
+    @property
+    def subsampling(self) -> int:
+        """Input frames (or pixels) per output frame."""
+        return self.frontend.subsampling
+
+    def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
+        """Output frames ``(N,)`` for input lengths ``(N,)``."""
+        return self.frontend.output_lengths(lengths)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats, out_lengths = self.frontend(x, lengths)  # (N, T', D)
+        enc = self.encoder(feats, out_lengths)  # (N, T', E)
+        logits = self.head(enc)  # (N, T', V)
+        return logits.float().log_softmax(dim=-1), out_lengths
+
+
+def build_model(config: ModelConfig, vocab_size: int) -> CTCModel:
+    """Build the model described by ``config`` for a vocabulary of ``vocab_size`` (blank incl.)."""
+    return CTCModel(config, vocab_size)

@@ -1,0 +1,74 @@
+"""The handwriting front-end: a manifest record -> a ``(H, W)`` normalised line image tensor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from ctc.data.manifest import Record
+from ctc.errors import InputError
+from handwriting.augment import AugmentConfig, augment
+from handwriting.images import LineGeometry, load_gray, normalize_line
+
+
+class LineImageFeaturizer:
+    """Loads a line image and normalises it to height ``height`` (see ``handwriting.images``).
+
+    Output: ``(H, W)`` float32, ink high, paper 0 (``ctc.frontend`` image layout). With
+    ``train=True`` the image is distorted by ``handwriting.augment`` using the given generator.
+    ``augment`` is a dict of ``AugmentConfig`` fields overriding its defaults, or False for none.
+    """
+
+    modality = "image"
+    frame_shift = 1.0  # one input column per normalised pixel
+
+    def __init__(self, height: int = 64, binarize: bool = False, contrast: bool = True,
+                 deslant: bool = False, augment: dict[str, Any] | bool = True,
+                 min_width: int = 8) -> None:
+        if height < 8:
+            raise InputError(f"image height must be at least 8 pixels, got {height}")
+        self.height = int(height)
+        self.binarize = bool(binarize)
+        self.contrast = bool(contrast)
+        self.deslant = bool(deslant)
+        self.min_width = int(min_width)
+        if augment is True or augment is None:
+            self.augment_config: AugmentConfig | None = AugmentConfig()
+        elif augment is False:
+            self.augment_config = None
+        else:
+            try:
+                self.augment_config = AugmentConfig(**dict(augment))
+            except TypeError as err:
+                raise InputError(f"frontend.augment: {err}") from None
+
+    @property
+    def feature_dim(self) -> int:
+        return self.height
+
+    def normalized(self, path: str) -> tuple[np.ndarray, LineGeometry]:
+        """Load ``path`` -> ``(H, W)`` float32 array and its geometry (no augmentation)."""
+        gray = load_gray(path)
+        ink, geometry = normalize_line(gray, self.height, binarize=self.binarize,
+                                       contrast=self.contrast, deslant=self.deslant)
+        if ink.shape[1] < self.min_width:  # keep at least a few columns for the CNN
+            ink = np.pad(ink, ((0, 0), (0, self.min_width - ink.shape[1])))
+        return ink, geometry
+
+    def __call__(self, record: Record, train: bool = False,
+                 rng: np.random.Generator | None = None) -> torch.Tensor:
+        """``(H, W)`` float32 tensor of ``record.path``; InputError naming the file if bad."""
+        ink, _ = self.normalized(record.path)
+        if train and self.augment_config is not None:
+            ink = augment(ink, rng if rng is not None else np.random.default_rng(),
+                          self.augment_config)
+        return torch.from_numpy(np.ascontiguousarray(ink, dtype=np.float32))
+
+    def to_dict(self) -> dict[str, Any]:
+        augment_state: dict[str, Any] | bool = (
+            False if self.augment_config is None else self.augment_config.to_dict())
+        return {"type": "handwriting.featurizer:LineImageFeaturizer", "height": self.height,
+                "binarize": self.binarize, "contrast": self.contrast, "deslant": self.deslant,
+                "augment": augment_state, "min_width": self.min_width}

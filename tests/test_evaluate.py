@@ -1,0 +1,77 @@
+"""evaluate(): report from a recognizer with any decoder, skipped files, posteriors dump."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ctc.data.manifest import Record
+from ctc.decode.hypothesis import Hypothesis
+from ctc.evaluate import evaluate
+from ctc.infer import Recognizer
+from ctc.train import load_config, run_training
+from ctc.train.synthetic import SyntheticFeaturizer, synthetic_records
+
+TINY = ["train.ctc_impl=torch", "model.layers=1", "model.hidden=32", "model.conv_channels=4",
+        "model.subsampling=2", "optim.lr=1e-2", "optim.warmup_steps=3",
+        "optim.schedule=constant", "data.max_frames=100", "train.progress=false",
+        "train.checkpoint_every=0", "train.epochs=8", "train.average_last=0"]
+
+
+@pytest.fixture(scope="module")
+def recognizer(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("exp")
+    records = synthetic_records(12)
+    run_training(load_config(None, TINY), SyntheticFeaturizer(feature_dim=8), records, records,
+                 out)
+    yield Recognizer.load(out)
+    torch.set_num_threads(threads)
+
+
+def test_greedy_evaluation_writes_report_and_lists_skipped(recognizer, tmp_path):
+    records = synthetic_records(12)
+    records.append(Record("lost", "audio", "lost.bad", "ab"))
+    summary = evaluate(recognizer, records, tmp_path / "report", title="synthetic")
+    assert summary["utterances"] == 12 and summary["cer"]["rate"] == 0.0
+    assert summary["wer"]["rate"] == 0.0
+    assert len(summary["skipped"]) == 1 and "lost.bad" in summary["skipped"][0]
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["title"] == "synthetic" and report["extra"]["skipped"] == 1
+    assert (tmp_path / "report" / "posteriorgram.png").is_file()
+    rows = [json.loads(x) for x in (tmp_path / "report" / "hypotheses.jsonl").read_text()
+            .splitlines()]
+    assert [r["id"] for r in rows] == [r.id for r in records[:12]]
+    assert all(r["hyp"] == r["ref"] for r in rows)
+
+
+def test_custom_decoder_text_is_scored(recognizer, tmp_path):
+    calls = []
+
+    def always_abc(log_probs, lengths):
+        calls.append(tuple(log_probs.shape))
+        assert log_probs.dim() == 3 and lengths.shape == (log_probs.shape[0],)
+        return [Hypothesis((), (), 0.0, "abc") for _ in range(log_probs.shape[0])]
+
+    records = [Record("u", "audio", "x", "abc"), Record("v", "audio", "y", "cab")]
+    summary = evaluate(recognizer, records, tmp_path, decoder=always_abc, title="t")
+    assert calls and summary["wer"]["rate"] == 0.5
+    assert summary["extra"]["decoder"] == "always_abc"
+
+
+def test_posteriors_dump_format(recognizer, tmp_path):
+    records = synthetic_records(3, seed=9)
+    evaluate(recognizer, records, tmp_path, title="t", dump_posteriors=tmp_path / "post.pt")
+    dump = torch.load(tmp_path / "post.pt", weights_only=True)
+    assert set(dump) == {"tokens", "blank", "word_delimiter", "items"}
+    assert dump["tokens"] == recognizer.tokenizer.symbols and dump["blank"] == 0
+    assert dump["word_delimiter"] == " "
+    assert [item["id"] for item in dump["items"]] == [r.id for r in records]
+    expected = dict(recognizer.iter_log_probs(records))
+    for item, record in zip(dump["items"], records):
+        assert item["ref"] == record.text
+        assert item["log_probs"].dtype == torch.float32
+        torch.testing.assert_close(item["log_probs"], expected[record])

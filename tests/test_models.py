@@ -1,0 +1,143 @@
+"""Encoder models: padding invariance, output lengths from the conv arithmetic, peephole LSTM."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ctc.models import (
+    Conv2dSubsampling,
+    LineCNN,
+    ModelConfig,
+    PeepholeLSTM,
+    RNNEncoder,
+    build_model,
+    reverse_padded,
+)
+
+
+def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([s.shape[0] for s in seqs])
+    return torch.nn.utils.rnn.pad_sequence(seqs, batch_first=True), lengths
+
+
+def test_reverse_padded_reverses_each_sequence_by_its_length():
+    x = torch.arange(2 * 4).view(2, 4, 1).float()
+    out = reverse_padded(x, torch.tensor([4, 2]))
+    assert out[:, :, 0].tolist() == [[3, 2, 1, 0], [5, 4, 6, 7]]
+    assert torch.equal(reverse_padded(out, torch.tensor([4, 2])), x)
+
+
+def test_reverse_padded_gradient_is_the_reversed_gradient():
+    x = torch.randn(3, 5, 2, dtype=torch.double, requires_grad=True)
+    lengths = torch.tensor([5, 2, 3])
+    torch.autograd.gradcheck(lambda v: reverse_padded(v, lengths), (x,))
+
+
+@pytest.mark.parametrize("cell, proj", [("lstm", 0), ("lstm", 3), ("gru", 0), ("peephole", 2)])
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_encoder_is_padding_invariant(cell, proj, bidirectional):
+    torch.manual_seed(0)
+    enc = RNNEncoder(5, hidden_size=6, layers=2, proj_size=proj, bidirectional=bidirectional,
+                     cell=cell).eval()
+    seqs = [torch.randn(t, 5) for t in (7, 3, 5)]
+    x, lengths = _pad(seqs)
+    x[1, 3:] = 100.0  # garbage in the padding must not matter
+    batched = enc(x, lengths)
+    for i, s in enumerate(seqs):
+        alone = enc(s[None], torch.tensor([len(s)]))[0]
+        torch.testing.assert_close(batched[i, :len(s)], alone, rtol=1e-5, atol=1e-6)
+        assert torch.all(batched[i, len(s):] == 0)
+
+
+def test_bidirectional_matches_nn_lstm_on_full_length_sequences():
+    torch.manual_seed(0)
+    enc = RNNEncoder(4, hidden_size=5, layers=1, bidirectional=True, cell="lstm").eval()
+    ref = torch.nn.LSTM(4, 5, batch_first=True, bidirectional=True)
+    fwd, bwd = enc.forward_layers[0].rnn, enc.backward_layers[0].rnn
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(ref, f"{name}_l0").copy_(getattr(fwd, f"{name}_l0"))
+            getattr(ref, f"{name}_l0_reverse").copy_(getattr(bwd, f"{name}_l0"))
+    x = torch.randn(3, 6, 4)
+    torch.testing.assert_close(enc(x, torch.tensor([6, 6, 6])), ref(x)[0])
+
+
+def test_forget_gate_bias_initialised():
+    enc = RNNEncoder(4, hidden_size=3, layers=1, forget_bias=1.0)
+    rnn = enc.forward_layers[0].rnn
+    total = rnn.bias_ih_l0 + rnn.bias_hh_l0
+    assert torch.all(total[3:6] == 1.0)
+
+
+def test_peephole_lstm_follows_the_equations():
+    torch.manual_seed(1)
+    cell = PeepholeLSTM(3, 4)
+    with torch.no_grad():
+        cell.peephole.normal_()
+        cell.bias.normal_()
+    x = torch.randn(2, 5, 3)
+    out = cell(x)
+    w_i, w_f, w_g, w_o = cell.weight_ih.split(4)
+    u_i, u_f, u_g, u_o = cell.weight_hh.split(4)
+    b_i, b_f, b_g, b_o = cell.bias.split(4)
+    p_i, p_f, p_o = cell.peephole
+    h, c = torch.zeros(2, 4), torch.zeros(2, 4)
+    for t in range(5):
+        xt = x[:, t]
+        i = torch.sigmoid(xt @ w_i.T + h @ u_i.T + p_i * c + b_i)
+        f = torch.sigmoid(xt @ w_f.T + h @ u_f.T + p_f * c + b_f)
+        c = f * c + i * torch.tanh(xt @ w_g.T + h @ u_g.T + b_g)
+        o = torch.sigmoid(xt @ w_o.T + h @ u_o.T + p_o * c + b_o)
+        h = o * torch.tanh(c)
+        torch.testing.assert_close(out[:, t], h)
+    # with zero peepholes it is an ordinary LSTM
+    ref = torch.nn.LSTM(3, 4, batch_first=True)
+    with torch.no_grad():
+        cell.peephole.zero_()
+        ref.weight_ih_l0.copy_(cell.weight_ih)
+        ref.weight_hh_l0.copy_(cell.weight_hh)
+        ref.bias_ih_l0.copy_(cell.bias)
+        ref.bias_hh_l0.zero_()
+    torch.testing.assert_close(cell(x), ref(x)[0])
+
+
+@pytest.mark.parametrize("subsampling", [1, 2, 4, 8])
+def test_conv2d_subsampling_lengths_match_output(subsampling):
+    front = Conv2dSubsampling(20, subsampling=subsampling, channels=4).eval()
+    seqs = [torch.randn(t, 20) for t in (17, 9, 1)]
+    x, lengths = _pad(seqs)
+    out, out_len = front(x, lengths)
+    expected = [-(-t // subsampling) for t in (17, 9, 1)]
+    assert out_len.tolist() == expected
+    assert out.shape == (3, expected[0], front.output_dim)
+    for i, s in enumerate(seqs):
+        alone, _ = front(s[None], torch.tensor([len(s)]))
+        torch.testing.assert_close(out[i, :expected[i]], alone[0], rtol=1e-5, atol=1e-6)
+
+
+def test_line_cnn_collapses_height_and_is_padding_invariant():
+    torch.manual_seed(0)
+    cnn = LineCNN(32, channels=(4, 6, 8), pooled=2).eval()
+    images = [torch.rand(32, w) for w in (40, 23)]
+    widths = torch.tensor([40, 23])
+    x = torch.zeros(2, 1, 32, 40)
+    x[0, 0], x[1, 0, :, :23] = images[0], images[1]
+    out, out_w = cnn(x, widths)
+    assert out_w.tolist() == [10, 5]
+    assert out.shape == (2, 10, 8 * 8) and cnn.output_dim == 64
+    alone, _ = cnn(images[1][None, None], torch.tensor([23]))
+    torch.testing.assert_close(out[1, :5], alone[0], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("frontend, shape", [("conv2d", (2, 30, 12)), ("line_cnn", (2, 1, 16, 30))])
+def test_build_model_returns_log_probs(frontend, shape):
+    cfg = ModelConfig(frontend=frontend, input_dim=shape[-2] if frontend == "line_cnn" else 12,
+                      layers=2, hidden=8, cnn_channels=[4, 4], cnn_pooled=2)
+    model = build_model(cfg, vocab_size=7)
+    lengths = torch.tensor([30, 21])
+    log_probs, out_len = model(torch.randn(*shape), lengths)
+    assert log_probs.shape == (2, int(out_len.max()), 7)
+    assert out_len.tolist() == model.output_lengths(lengths).tolist()
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, log_probs.shape[1]))
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg

@@ -1,0 +1,247 @@
+"""The training engine end to end on synthetic data: overfitting, data check, resume, DDP."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from ctc.data.manifest import Record
+from ctc.errors import CarouselError
+from ctc.train import load_config, run_training
+from ctc.train.synthetic import SyntheticFeaturizer, synthetic_records
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["train.ctc_impl=torch", "model.layers=1", "model.hidden=32", "model.conv_channels=4",
+        "model.subsampling=2", "optim.lr=1e-2", "optim.warmup_steps=3",
+        "optim.schedule=constant", "data.max_frames=100", "train.progress=false",
+        "train.checkpoint_every=0"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models on a loaded 2-core machine: OpenMP threads only add synchronisation."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _valid_rows(out: Path) -> list[dict]:
+    rows = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    return [r for r in rows if r["kind"] == "valid"]
+
+
+def _carousel_available() -> bool:
+    try:
+        from ctc.loss import ctc_loss  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("impl", [
+    "torch",
+    pytest.param("carousel", marks=pytest.mark.skipif(not _carousel_available(),
+                                                      reason="ctc.loss.ctc_loss not built")),
+])
+def test_tiny_bilstm_overfits_to_zero_cer(tmp_path, impl):
+    cfg = load_config(None, [*TINY, "train.epochs=8", "train.average_last=3",
+                             f"train.ctc_impl={impl}"])
+    records = synthetic_records(12)
+    result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
+    assert result["valid"]["cer"] == 0.0 and result["valid"]["wer"] == 0.0
+    assert _valid_rows(tmp_path)[0]["cer"] > 0.5  # it learned, it did not start there
+    for name in ("config.yaml", "last.pt", "best.pt", "averaged.pt", "curves.png"):
+        assert (tmp_path / name).is_file(), name
+    with pytest.raises(CarouselError, match="already holds a training run"):
+        run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
+    saved = load_config(tmp_path / "config.yaml")
+    assert saved.model.input_dim == 8  # resolved from the featurizer
+    state = torch.load(tmp_path / "averaged.pt", weights_only=True)
+    assert len(state["averaged_from"]) == 3
+    assert state["featurizer"]["type"] == "ctc.train.synthetic:SyntheticFeaturizer"
+
+
+def test_line_cnn_overfits_images(tmp_path):
+    cfg = load_config(None, [*TINY, "model.frontend=line_cnn", "model.cnn_channels=[8, 8]",
+                             "model.cnn_pooled=1", "train.epochs=10", "train.average_last=0"])
+    records = synthetic_records(12, modality="image")
+    featurizer = SyntheticFeaturizer(feature_dim=8, modality="image")
+    result = run_training(cfg, featurizer, records, records, tmp_path)
+    assert result["valid"]["cer"] == 0.0
+
+
+def test_infeasible_and_unreadable_utterances_are_skipped_never_nan(tmp_path, capsys):
+    cfg = load_config(None, [*TINY, "model.subsampling=4", "train.epochs=1"])
+    featurizer = SyntheticFeaturizer(feature_dim=8, frames_per_char=4)
+    records = synthetic_records(6)
+    # 4 chars x 4 frames = 16 frames -> 4 output frames < 4 labels + 3 repeats
+    records.append(Record("too-short", "audio", "x", "aaaa"))
+    records.append(Record("unreadable", "audio", "x.bad", "ab"))
+    result = run_training(cfg, featurizer, records, records[:3], tmp_path)
+    check = result["data_check"]["train"]
+    assert check["infeasible"] == 1 and check["infeasible_ids"] == ["too-short"]
+    assert result["unreadable"] == 1  # found at load time, batch kept going
+    assert result["nonfinite_batches"] == 0 and torch.isfinite(torch.tensor(
+        result["valid"]["loss"]))
+    err = capsys.readouterr().err
+    assert "1 skipped: CTC-infeasible, input too short for the labels (e.g. too-short)" in err
+
+
+class _NaNFeaturizer(SyntheticFeaturizer):
+    def __call__(self, record, train=False, rng=None):
+        features = super().__call__(record, train, rng)
+        return features * float("nan") if record.id == "utt0002" else features
+
+
+def test_non_finite_loss_batch_is_skipped_and_counted(tmp_path):
+    cfg = load_config(None, [*TINY, "train.epochs=2"])
+    records = synthetic_records(8)
+    result = run_training(cfg, _NaNFeaturizer(feature_dim=8), records, records[3:5], tmp_path)
+    assert result["nonfinite_batches"] == 2  # once per epoch
+    weights = torch.load(tmp_path / "last.pt", weights_only=True)["model"]
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    assert all(math.isfinite(r["train_loss"]) for r in _valid_rows(tmp_path))
+
+
+def test_accumulation_and_max_steps(tmp_path):
+    records = synthetic_records(15)  # batches of 4, 4, 3, 3, 1 at max_frames=100
+    cfg = load_config(None, [*TINY, "train.epochs=2", "train.accum_steps=2",
+                             "optim.name=adamw", "optim.schedule=cosine"])
+    result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, [], tmp_path / "a")
+    assert result["step"] == 2 * 3  # ceil(5 / 2) optimiser steps per epoch
+    cfg = load_config(None, [*TINY, "train.epochs=5", "train.max_steps=7"])
+    result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, [], tmp_path / "b")
+    assert result["step"] == 7 and result["epoch"] == 2
+
+
+class _CtrlCOnce(SyntheticFeaturizer):
+    """Raises KeyboardInterrupt at its 23rd training item: the 8th of epoch 2 (of 15)."""
+
+    calls = 0
+
+    def __call__(self, record, train=False, rng=None):
+        if train:
+            type(self).calls += 1
+            if type(self).calls == 23:
+                raise KeyboardInterrupt
+        return super().__call__(record, train, rng)
+
+
+def test_ctrl_c_saves_the_last_step_and_resume_finishes_the_same(tmp_path):
+    cfg = load_config(None, [*TINY, "train.epochs=3", "train.average_last=0"])
+    records = synthetic_records(15)
+    featurizer = SyntheticFeaturizer(feature_dim=8)
+    run_training(cfg, featurizer, records, records[:3], tmp_path / "full")
+    with pytest.raises(KeyboardInterrupt):
+        run_training(cfg, _CtrlCOnce(feature_dim=8), records, records[:3], tmp_path / "cut")
+    state = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)
+    # saved at the last optimiser step before the interrupt, not at the end of epoch 1
+    assert state["epoch"] == 1 and 1 <= state["batch_in_epoch"] < 5
+    assert state["step"] == 5 + state["batch_in_epoch"]
+    run_training(cfg, featurizer, records, records[:3], tmp_path / "cut", resume=True)
+    a, b = _weights(tmp_path / "full" / "last.pt"), _weights(tmp_path / "cut" / "last.pt")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+
+
+def test_bpe_tokenizer_trains_and_round_trips(tmp_path):
+    from ctc.data.tokens import tokenizer_from_dict
+
+    cfg = load_config(None, [*TINY, "train.epochs=1", "tokenizer.kind=bpe",
+                             "tokenizer.vocab_size=12"])
+    records = synthetic_records(8)
+    run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records[:2], tmp_path)
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    tok = tokenizer_from_dict(state["tokenizer"])
+    assert tok.kind == "bpe" and tok.blank == 0
+    assert tok.decode(tok.encode(records[0].text)) == records[0].text
+
+
+SCRIPT = """
+import os, signal, sys
+from pathlib import Path
+from ctc.train import engine, load_config, run_training
+from ctc.train.synthetic import SyntheticFeaturizer, synthetic_records
+
+out, mode = Path(sys.argv[1]), sys.argv[2]
+cfg = load_config(None, {overrides!r})
+if mode == "kill":
+    save = engine.Trainer.save_last
+
+    def save_and_die(self):
+        save(self)
+        if self.step >= {kill_step}:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    engine.Trainer.save_last = save_and_die
+records = synthetic_records(15)  # the last batch holds one utterance
+run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records[:4], out,
+             resume=mode == "resume")
+"""
+
+
+def _run(args: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)["model"]
+
+
+def test_resume_after_kill_matches_uninterrupted_run(tmp_path):
+    overrides = [*TINY, "model.layers=2", "model.dropout=0.3", "train.epochs=3",
+                 "train.checkpoint_every=2", "data.num_workers=1", "train.average_last=0"]
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(SCRIPT.format(overrides=overrides, kill_step=5)))
+    full, broken = tmp_path / "full", tmp_path / "broken"
+    killed = _run([sys.executable, str(script), str(broken), "kill"], check=False)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    interrupted_at = torch.load(broken / "last.pt", weights_only=True)["step"]
+
+    cfg = load_config(None, overrides)
+    records = synthetic_records(15)
+    featurizer = SyntheticFeaturizer(feature_dim=8)
+    run_training(cfg, featurizer, records, records[:4], full)
+    final_steps = torch.load(full / "last.pt", weights_only=True)["step"]
+    assert 5 <= interrupted_at < final_steps
+    run_training(cfg, featurizer, records, records[:4], broken, resume=True)
+    a, b = _weights(full / "last.pt"), _weights(broken / "last.pt")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=1e-6, msg=name)
+    assert [r["cer"] for r in _valid_rows(full)] == [r["cer"] for r in _valid_rows(broken)]
+
+
+@pytest.mark.slow  # 11-28 s on the shared 2-core machine
+def test_ddp_two_processes_match_one_process(tmp_path):
+    # a large Adam epsilon makes the update sensitive to the gradient scale, not just direction
+    overrides = [*TINY, "train.epochs=2", "train.average_last=0", "optim.warmup_steps=0",
+                 "optim.eps=0.1"]
+    script = tmp_path / "train.py"
+    script.write_text(textwrap.dedent(SCRIPT.format(overrides=overrides, kill_step=10**9)))
+    one, two = tmp_path / "one", tmp_path / "two"
+    _run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+          str(script), str(two), "full"])
+    records = synthetic_records(15)
+    run_training(load_config(None, overrides), SyntheticFeaturizer(feature_dim=8), records,
+                 records[:4], one)
+    a, b = _weights(one / "last.pt"), _weights(two / "last.pt")
+    assert torch.load(one / "last.pt", weights_only=True)["step"] > 4
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=1e-4, atol=1e-5, msg=name)
+    rows_one, rows_two = _valid_rows(one), _valid_rows(two)  # validation sharded over 2
+    assert [r["utterances"] for r in rows_two] == [4, 4]
+    for r1, r2 in zip(rows_one, rows_two):
+        assert r1["cer"] == r2["cer"] and r1["loss"] == pytest.approx(r2["loss"], rel=1e-4)
