@@ -8,6 +8,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ctc.loss import CTCLoss, ctc_loss, ctc_loss_from_logits
 from ctc.loss.functional import ctc_costs
@@ -317,3 +319,28 @@ def test_long_random_utterances_scaled_path_equals_log_space():
     assert (used == 0).all()
     torch.testing.assert_close(costs, log_costs, rtol=1e-12, atol=0)
     torch.testing.assert_close(grad, log_grad, rtol=1e-8, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), frames=st.integers(1, 120), classes=st.integers(2, 9),
+       max_target=st.integers(0, 70), scale=st.sampled_from([0.1, 1.0, 5.0, 40.0, 400.0]),
+       blank_last=st.booleans(), fused=st.booleans())
+def test_scaled_path_equals_log_space(seed, frames, classes, max_target, scale, blank_last,
+                                      fused):
+    # whatever the scaled path returns (or hands to log space) equals the exact recursion
+    gen = torch.Generator().manual_seed(seed)
+    blank = classes - 1 if blank_last else 0
+    x = torch.randn(frames, 3, classes, dtype=torch.float64, generator=gen) * scale
+    if not fused:
+        x = x.log_softmax(-1)
+    labels = torch.tensor([k for k in range(classes) if k != blank])
+    targets = labels[torch.randint(0, len(labels), (3, max_target), generator=gen)]
+    targets[1, 1::2] = targets[1, ::2][: targets[1, 1::2].numel()]  # many repeats
+    il = torch.randint(0, frames + 1, (3,), generator=gen)
+    tl = torch.randint(0, max_target + 1, (3,), generator=gen)
+    x.requires_grad_()
+    auto = ctc_costs(x, targets, il, tl, blank=blank, logits=fused)
+    exact = ctc_costs(x, targets, il, tl, blank=blank, logits=fused, numerics="log")
+    torch.testing.assert_close(auto[0], exact[0], rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(auto[1], exact[1], rtol=1e-8, atol=1e-10)
+    assert not torch.isnan(auto[1]).any()
