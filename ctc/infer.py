@@ -87,6 +87,14 @@ class Recognizer:
         Returns log-probabilities ``(N, T', V)`` (float32, on the recognizer's device) and
         output lengths ``(N,)``.
         """
+        expected = self.model.config.input_dim
+        for f in features:
+            dim = f.shape[0] if self.featurizer.modality == "image" else f.shape[-1]
+            if f.dim() != 2 or dim != expected:
+                layout = "(H, W)" if self.featurizer.modality == "image" else "(T, F)"
+                raise InputError(f"features must be {layout} with {expected} "
+                                 f"{'rows' if layout == '(H, W)' else 'bins'}, "
+                                 f"got shape {tuple(f.shape)}")
         inputs, lengths = pad_features([f.float() for f in features], self.featurizer.modality)
         return self.model(inputs.to(self.device), lengths.to(self.device))
 

@@ -29,8 +29,8 @@ def _decoder_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--beta", type=float, default=1.0, help="word insertion bonus (default 1)")
     group.add_argument("--beam-size", type=int, default=32, help="beam width (default 32)")
     group.add_argument("--decoder", default="auto",
-                       help="decoder backend: auto (greedy without --lm, else beam search), "
-                            "greedy, or a backend of ctc.decode.make_decoder")
+                       help="auto (greedy without --lm, else our beam search 'ours'), greedy, "
+                            "ours, pyctcdecode or flashlight (ctc.decode.make_decoder)")
     group.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
 
 
@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--manifest", required=True, help="manifest to evaluate (JSONL)")
     ev.add_argument("--report", required=True, help="output directory of the report")
     ev.add_argument("--title", default=None, help="report title")
+    ev.add_argument("--dump-posteriors", default=None, metavar="PATH",
+                    help="also save the posteriors (.pt) for `ctc tune-lm`")
     _decoder_options(ev)
 
     rec = sub.add_parser("recognize", help="recognise line images",
@@ -138,10 +140,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
                             beam_size=args.beam_size, backend=args.decoder)
     records = read_manifest(args.manifest)
     title = args.title or f"{Path(args.manifest).stem} ({'LM' if args.lm else 'greedy'})"
-    summary = evaluate(recognizer, records, args.report, decoder=decoder, title=title)
+    summary = evaluate(recognizer, records, args.report, decoder=decoder, title=title,
+                       dump_posteriors=Path(args.dump_posteriors) if args.dump_posteriors
+                       else None)
     print(f"{title}: CER {100 * summary['cer']['rate']:.2f}%  WER "
           f"{100 * summary['wer']['rate']:.2f}%  ({summary['utterances']} lines)")
     skipped = summary.get("skipped") or []
+    for message in skipped:
+        print(f"htr: skipped: {message}", file=sys.stderr)
+    if skipped:
+        print(f"htr: {len(skipped)} of {len(records)} lines skipped", file=sys.stderr)
     return 1 if skipped else 0
 
 
@@ -172,13 +180,16 @@ def run_recognize(args: argparse.Namespace) -> int:
     return 0
 
 
-@cli_entry
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "prepare":
         return run_prepare_iam(args)
     return {"train": run_train, "evaluate": run_evaluate,
             "recognize": run_recognize}[args.command](args)
+
+
+_main.__module__ = "htr"  # cli_entry names the program in error lines after the module
+main = cli_entry(_main)
 
 
 if __name__ == "__main__":

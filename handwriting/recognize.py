@@ -53,7 +53,7 @@ def build_decoder(tokenizer: Any, *, lm: str | None = None, alpha: float = 0.5,
         return None
     from ctc.decode import make_decoder  # lands with the beam-search decoder
 
-    return make_decoder("carousel" if backend == "auto" else backend,
+    return make_decoder("ours" if backend == "auto" else backend,
                         tokens=list(tokenizer.symbols), blank=tokenizer.blank,
                         word_delimiter=getattr(tokenizer, "word_delimiter", " "), lm=lm,
                         alpha=alpha, beta=beta, beam_size=beam_size)
@@ -103,8 +103,8 @@ def recognize_images(paths: Sequence[str], recognizer: Any, decoder: Decoder | N
     """Yield a :class:`LineResult` per readable image of ``paths``.
 
     ``recognizer``: a ``ctc.infer.Recognizer`` (``featurizer`` with ``normalized(path)``,
-    ``log_probs(features) -> (T', V)``, ``tokenizer``, ``output_frame_shift``). Images that fail
-    to load are passed to ``on_skip(path, message)`` and skipped.
+    ``log_probs([features]) -> ((N, T', V), (N,))``, ``tokenizer``, ``output_frame_shift``).
+    Images that fail to load are passed to ``on_skip(path, message)`` and skipped.
     """
     featurizer = recognizer.featurizer
     shift = float(recognizer.output_frame_shift)
@@ -117,9 +117,8 @@ def recognize_images(paths: Sequence[str], recognizer: Any, decoder: Decoder | N
             on_skip(path, str(err))
             continue
         with torch.no_grad():
-            log_probs = recognizer.log_probs(torch.from_numpy(ink)).float().cpu()
-        if log_probs.dim() == 3:
-            log_probs = log_probs[0]
+            batch, lengths = recognizer.log_probs([torch.from_numpy(ink)])
+        log_probs = batch[0, : int(lengths[0])].float().cpu()  # (T', V)
         hyp = decode_one(log_probs, recognizer.tokenizer, decoder)
         boxes = char_boxes(hyp, log_probs, recognizer.tokenizer, geometry, shift)
         yield LineResult(path=path, text=hyp.text, score=float(hyp.score), chars=boxes)

@@ -182,7 +182,7 @@ def test_peaked_low_temperature_inputs(dtype):
     loss = ctc_loss(lp, targets, il, tl, reduction="sum")
     loss.backward()
     assert not torch.isnan(loss) and torch.isfinite(lp.grad).all()
-    assert used_log.any()
+    assert (used_log == 1).any()  # log space
     for n in range(3):
         ref_lp = lp.detach()[: il[n], n].to(torch.float64).requires_grad_()
         expected = ctc_loss_reference(ref_lp, targets[n, : tl[n]].tolist())
@@ -198,7 +198,7 @@ def test_scaled_path_handles_moderately_peaked_inputs_without_fallback():
     targets = torch.randint(1, 20, (2, 30), generator=gen)
     costs, _, used_log = ctc_costs(lp, targets, [200, 180], [30, 25])
     log_costs, _, _ = ctc_costs(lp, targets, [200, 180], [30, 25], numerics="log")
-    assert not used_log.any()
+    assert (used_log == 0).all()  # block-scaled double
     torch.testing.assert_close(costs, log_costs, rtol=1e-12, atol=0)
 
 

@@ -205,3 +205,25 @@ def test_featurizer_bad_file_names_it(tmp_path):
     rec = Record(id="w", modality="image", path=path, text="")
     with pytest.raises(InputError, match=r"white.png: blank image"):
         LineImageFeaturizer()(rec)
+
+
+def test_normalize_with_deslant_keeps_geometry():
+    gray = np.full((40, 220), 255, np.uint8)
+    ys = np.arange(40)
+    for x in range(40, 180, 20):
+        gray[ys, np.rint(x + 0.4 * (ys - 20)).astype(int)] = 0
+    ink, geo = normalize_line(gray, 20, deslant=True, crop=False)
+    assert ink.shape[0] == 20 and ink.shape[1] > 110
+    cols = np.flatnonzero(ink.mean(axis=0) > 0.25)
+    # the first stroke's centre (x = 40 at mid height) maps back to about x = 40
+    first = cols[cols < cols[0] + 3].mean()
+    assert abs(geo.to_original(first) - 40) <= 4
+
+
+def test_load_16_bit_png(tmp_path):
+    array = np.full((30, 120), 60000, np.uint16)
+    array[10:20, 10:110] = 1000
+    path = tmp_path / "deep.png"
+    Image.fromarray(array).save(path)
+    gray = load_gray(path)
+    assert gray.dtype == np.uint8 and gray[15, 50] < 10 and gray[0, 0] > 240

@@ -69,3 +69,9 @@ def test_iter_log_probs_keeps_manifest_order_and_reports_unreadable(expdir):
     assert len(rec.skipped) == 1 and "gone.bad" in rec.skipped[0]
     for record, lp in out:
         assert lp.shape == (-(-len(record.text) * 4 // 2), len(rec.tokenizer))
+
+
+def test_log_probs_rejects_features_of_the_wrong_size(expdir):
+    rec = Recognizer.load(expdir)
+    with pytest.raises(InputError, match=r"\(T, F\) with 8 bins, got shape \(10, 5\)"):
+        rec.log_probs([torch.zeros(10, 5)])

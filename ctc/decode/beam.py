@@ -4,6 +4,13 @@ Score of a prefix: ``log P_ctc + alpha * ln P_lm(words) + beta * |words|``; the 
 when it completes (and ``</s>`` at the end); partial words get ``alpha`` times the best unigram
 ln-probability of the lexicon words they begin (max-smeared look-ahead), or ``unk_score`` once
 they leave the lexicon. Hotword phrases earn their weight, gradually as they are spelled out.
+
+Intentional differences from pyctcdecode (the results coincide without an LM, see the tests):
+partial words get a real look-ahead (pyctcdecode: 0, or a flat offset once the partial word is
+no unigram's prefix); a completed word outside the lexicon scores ``unk_score`` instead of
+KenLM's ``<unk>`` probability plus the offset; beams are merged on the token prefix (pyctcdecode:
+on the text), and ties are broken by creation order, not by Python set order; hotwords are
+matched on whole words with the weight spread over their characters, not by regex.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from typing import Any
 
 from ctc._ext import load_extension
 from ctc.decode._inputs import as_batch, as_single
-from ctc.decode.hypothesis import Hypothesis
+from ctc.decode.hypothesis import Hypothesis, WordSpan
 from ctc.decode.lm_loader import load_ngram_lm
 from ctc.decode.text import TokenText
 from ctc.errors import InputError
@@ -48,7 +55,7 @@ class BeamSearchDecoder:
     def __init__(self, tokens: Sequence[str], blank: int = 0, word_delimiter: str | None = " ",
                  lm: str | os.PathLike | None = None, alpha: float = 0.5, beta: float = 1.0,
                  beam_size: int = 50, token_min_logp: float = -5.0,
-                 beam_prune_logp: float = -12.0, blank_skip_threshold: float = 0.999,
+                 beam_prune_logp: float = -10.0, blank_skip_threshold: float = 0.999,
                  top_k: int = 40, unigrams: Sequence[str] | None = None,
                  lexicon_constrained: bool = False, unk_score: float = -10.0,
                  hotwords: dict[str, float] | None = None, num_threads: int = 0,
@@ -92,10 +99,10 @@ class BeamSearchDecoder:
 
     def _hypotheses(self, items: list[tuple]) -> list[Hypothesis]:
         out = []
-        for tokens, frames, score, acoustic, _lm, _words in items:
-            out.append(Hypothesis(tuple(tokens), tuple(frames), float(score),
-                                  self.text.text(tokens), self.text.words(tokens, frames),
-                                  float(score - acoustic)))
+        for tokens, frames, score, acoustic, _lm, words in items:
+            spans = tuple(WordSpan(*w) for w in words)
+            out.append(Hypothesis(tuple(tokens), tuple(frames), score,
+                                  " ".join(w[0] for w in words), spans, score - acoustic))
         return out
 
     def decode(self, log_probs: Any, length: int | None = None, nbest: int = 1

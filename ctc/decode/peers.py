@@ -100,7 +100,7 @@ class FlashlightDecoder:
                  num_threads: int = 1, **_: Any) -> None:
         try:
             from flashlight.lib.text import decoder as fl
-            from flashlight.lib.text.dictionary import Dictionary, create_word_dict
+            from flashlight.lib.text.dictionary import Dictionary
         except ImportError as err:
             raise InputError(f"--decoder flashlight needs flashlight-text ({err})") from None
         if lm is None:
@@ -119,7 +119,10 @@ class FlashlightDecoder:
         chars = {t: i for i, t in enumerate(token_names)}
         words = list(unigrams) if unigrams is not None else _lm_unigrams(lm)
         lexicon = {w: [[*w, "|"]] for w in words if all(c in chars for c in w)}
-        self._word_dict = create_word_dict(lexicon)
+        self._word_dict = Dictionary()
+        for word in [*lexicon, "<unk>"]:
+            self._word_dict.add_entry(word)
+        self._word_dict.set_default_index(self._word_dict.get_index("<unk>"))
         self._lm = KenLM(str(lm), self._word_dict)
         start = self._lm.start(False)
         self._trie = fl.Trie(len(token_names), sil)

@@ -53,7 +53,9 @@ class LoopConfig:
     checkpoint_every: steps between checkpoints (0: only each epoch). keep_best: epoch
     checkpoints kept by ``best_metric`` (``cer`` | ``wer`` | ``loss``); average_last: the last k
     epoch checkpoints averaged into ``averaged.pt`` at the end (0/1: off).
-    device: ``auto`` | ``cpu`` | ``cuda``. progress: tqdm bar. log_every: steps between log rows.
+    device: ``auto`` | ``cpu`` | ``cuda``. threads: torch intra-op threads (0: torch's default;
+    1 is much faster for small models on a busy machine). progress: tqdm bar. log_every: steps
+    between log rows.
     """
 
     epochs: int = 10
@@ -69,6 +71,7 @@ class LoopConfig:
     best_metric: str = "cer"
     average_last: int = 5
     device: str = "auto"
+    threads: int = 0
     progress: bool = True
     log_every: int = 50
 

@@ -11,10 +11,26 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
+// log(exp(a) + exp(b)) with log1p(exp(-d)) tabulated on [0, 16] in steps of 1/256 and
+// interpolated linearly (error below 1e-6; beyond 16 the term is below 1.2e-7).
+struct Log1pExp {
+  static constexpr int kSteps = 256, kSize = 16 * kSteps + 2;
+  float value[kSize];
+  Log1pExp() {
+    for (int i = 0; i < kSize; ++i)
+      value[i] = static_cast<float>(std::log1p(std::exp(-static_cast<double>(i) / kSteps)));
+  }
+};
+const Log1pExp kLog1pExp;
+
 inline float log_add(float a, float b) {
   if (a < b) std::swap(a, b);
-  if (b == kNegInf) return a;
-  return a + std::log1p(std::exp(b - a));
+  const float d = a - b;  // NaN-free: b == -inf gives d == inf
+  if (!(d < 16.0f)) return a;
+  const float x = d * Log1pExp::kSteps;
+  const int i = static_cast<int>(x);
+  const float f = x - static_cast<float>(i);
+  return a + kLog1pExp.value[i] + f * (kLog1pExp.value[i + 1] - kLog1pExp.value[i]);
 }
 
 struct Ranked {
@@ -29,7 +45,6 @@ struct Ranked {
 
 struct PrefixBeamSearch::Node {
   int32_t parent, token, frame;
-  int32_t first_child = -1, next_sibling = -1;
   int32_t lm_state, lex, hot, word_bytes, words;
   float base;  // weighted LM of completed words + word bonuses + unk penalties + locked hotwords
   float heur;  // look-ahead of the partial word + hotword bonus of the partial match
@@ -39,7 +54,73 @@ struct PrefixBeamSearch::Node {
   bool valid = true;
 };
 
+// (node, token) -> child node, open addressing; entries of earlier utterances are told apart by
+// an epoch so that starting an utterance costs nothing.
+class ChildTable {
+ public:
+  void reset() {
+    if (keys_.empty()) resize(1 << 14);
+    if (++epoch_ == 0) {  // wrapped around: forget everything for real
+      std::fill(epochs_.begin(), epochs_.end(), 0u);
+      epoch_ = 1;
+    }
+    used_ = 0;
+  }
+  int32_t find(int32_t node, int32_t token) const {
+    const uint64_t key = pack(node, token);
+    for (uint64_t i = hash(key) & mask_;; i = (i + 1) & mask_) {
+      if (epochs_[i] != epoch_) return -1;
+      if (keys_[i] == key) return values_[i];
+    }
+  }
+  void insert(int32_t node, int32_t token, int32_t child) {
+    if (2 * (used_ + 1) > keys_.size()) grow();
+    place(pack(node, token), child);
+    ++used_;
+  }
+
+ private:
+  static uint64_t pack(int32_t node, int32_t token) {
+    return (uint64_t(uint32_t(node)) << 32) | uint32_t(token);
+  }
+  static uint64_t hash(uint64_t key) {
+    key *= 0x9E3779B97F4A7C15ULL;
+    return key ^ (key >> 29);
+  }
+  void place(uint64_t key, int32_t value) {
+    uint64_t i = hash(key) & mask_;
+    while (epochs_[i] == epoch_) i = (i + 1) & mask_;
+    keys_[i] = key;
+    values_[i] = value;
+    epochs_[i] = epoch_;
+  }
+  void resize(size_t size) {
+    keys_.assign(size, 0);
+    values_.assign(size, -1);
+    epochs_.assign(size, 0u);
+    mask_ = size - 1;
+  }
+  void grow() {
+    std::vector<uint64_t> keys;
+    std::vector<int32_t> values;
+    for (size_t i = 0; i < keys_.size(); ++i)
+      if (epochs_[i] == epoch_) {
+        keys.push_back(keys_[i]);
+        values.push_back(values_[i]);
+      }
+    resize(keys_.size() * 2);
+    for (size_t i = 0; i < keys.size(); ++i) place(keys[i], values[i]);
+  }
+  std::vector<uint64_t> keys_;
+  std::vector<int32_t> values_;
+  std::vector<uint32_t> epochs_;
+  uint32_t epoch_ = 0;
+  size_t used_ = 0;
+  uint64_t mask_ = 0;
+};
+
 struct PrefixBeamSearch::Workspace {
+  ChildTable children;
   std::vector<Node> nodes;
   std::vector<int32_t> beams, touched;
   std::vector<std::pair<float, int32_t>> candidates;
@@ -142,11 +223,11 @@ float PrefixBeamSearch::lm_score(Workspace& ws, int32_t state, int32_t word, int
 }
 
 bool PrefixBeamSearch::complete_word(Workspace& ws, int32_t lex, int32_t* lm_state, float* base,
-                                     float* lm, int32_t* words) const {
+                                     float* lm, int32_t* words, bool force) const {
   if (has_lexicon_) {
     const int32_t id = lex >= 0 ? word_at_[lex] : -1;
     if (id == -1 || (id == -2 && lm_)) {  // outside the lexicon, or unknown to the LM
-      if (options_.lexicon_constrained && id == -1) return false;
+      if (options_.lexicon_constrained && id == -1 && !force) return false;
       *base += options_.unk_score;
       if (lm_) lm_score(ws, *lm_state, lm_->unk_id(), lm_state);
     } else if (id >= 0 && lm_) {
@@ -174,15 +255,13 @@ void PrefixBeamSearch::feed_hot(int32_t* state, unsigned char byte, float* locke
 }
 
 int32_t PrefixBeamSearch::child(Workspace& ws, int32_t node, int32_t token, int32_t frame) const {
-  for (int32_t c = ws.nodes[node].first_child; c >= 0; c = ws.nodes[c].next_sibling)
-    if (ws.nodes[c].token == token) return c;
+  const int32_t known = ws.children.find(node, token);
+  if (known >= 0) return known;
   (void)frame;
   Node n = ws.nodes[node];
   n.parent = node;
   n.token = token;
   n.frame = -1;
-  n.first_child = -1;
-  n.next_sibling = ws.nodes[node].first_child;
   n.pb = n.pnb = n.npb = n.npnb = kNegInf;
   n.stamp = -1;
   float locked = 0.0f;
@@ -209,7 +288,7 @@ int32_t PrefixBeamSearch::child(Workspace& ws, int32_t node, int32_t token, int3
   if (hot_space_ >= 0) n.heur += hot_bonus_[n.hot];
   const int32_t id = static_cast<int32_t>(ws.nodes.size());
   ws.nodes.push_back(n);
-  ws.nodes[node].first_child = id;
+  ws.children.insert(node, token, id);
   return id;
 }
 
@@ -217,6 +296,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
                                                 int vocab, int nbest) const {
   const DecoderOptions& o = options_;
   ws.nodes.clear();
+  ws.children.reset();
   Node root{};
   root.parent = -1;
   root.token = -1;
@@ -229,6 +309,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
   root.pb = 0.0f;
   ws.nodes.push_back(root);
   ws.beams.assign(1, 0);
+  float best_score = 0.0f;  // of the beams entering the frame (NaN: to be recomputed)
 
   for (int t = 0; t < time; ++t) {
     const float* row = log_probs + static_cast<int64_t>(t) * vocab;
@@ -240,6 +321,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
         n.pb = log_add(n.pb, n.pnb) + lb;
         n.pnb = stay;
       }
+      best_score = std::nanf("");
       continue;
     }
     // tokens tried this frame: above the threshold, at most top_k, always the best non-blank
@@ -258,6 +340,20 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
                        ws.candidates.end(), by_prob);
       ws.candidates.resize(o.top_k);
     }
+
+    // an extension whose score cannot reach the pruning floor is not tried (the candidates are
+    // in decreasing order, so the rest of them cannot either); the LM terms are left out here
+    std::sort(ws.candidates.begin(), ws.candidates.end(), [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
+    if (std::isnan(best_score)) {  // stale after skipped frames
+      best_score = kNegInf;
+      for (int32_t b : ws.beams) {
+        const Node& n = ws.nodes[b];
+        best_score = std::max(best_score, log_add(n.pb, n.pnb) + n.base + n.heur);
+      }
+    }
+    const float cutoff = best_score + std::max(lb, row[best]) + o.beam_prune_logp;
 
     ws.touched.clear();
     auto touch = [&](int32_t id) -> Node& {
@@ -278,7 +374,9 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
         n.npb = log_add(n.npb, total + lb);
         if (last >= 0) n.npnb = log_add(n.npnb, pnb + row[last]);
       }
+      const float score = total + ws.nodes[b].base + ws.nodes[b].heur;
       for (const auto& [logp, c] : ws.candidates) {
+        if (score + logp < cutoff) break;
         const int32_t id = child(ws, b, c, t);
         if (!ws.nodes[id].valid) continue;
         Node& n = touch(id);
@@ -297,11 +395,13 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
       std::nth_element(ws.ranked.begin(), ws.ranked.begin() + o.beam_size, ws.ranked.end());
       ws.ranked.resize(o.beam_size);
     }
-    std::sort(ws.ranked.begin(), ws.ranked.end());
-    const float floor = ws.ranked.front().score + o.beam_prune_logp;
+    float top = kNegInf;
+    for (const Ranked& r : ws.ranked) top = std::max(top, r.score);
+    const float floor = top + o.beam_prune_logp;
+    best_score = top;
     ws.beams.clear();
     for (const Ranked& r : ws.ranked) {
-      if (r.score < floor && !ws.beams.empty()) break;
+      if (r.score < floor || (r.score == kNegInf && !ws.beams.empty())) continue;
       ws.beams.push_back(r.node);
       if (ws.nodes[r.node].frame < 0) ws.nodes[r.node].frame = t;
     }
@@ -313,12 +413,16 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
     float acoustic, lm;
     int32_t words;
   };
+  // If every beam ends inside a word that is not in the lexicon (possible when constrained),
+  // they are returned anyway, the last word scored as unknown, rather than nothing.
   std::vector<Final> finals;
+  for (int pass = 0; pass < 2 && finals.empty(); ++pass)
   for (int32_t b : ws.beams) {
     const Node& n = ws.nodes[b];
     int32_t state = n.lm_state, hot = n.hot, words = n.words;
     float base = n.base, lm = n.lm, locked = 0.0f;
-    if (n.word_bytes > 0 && !complete_word(ws, n.lex, &state, &base, &lm, &words)) continue;
+    if (n.word_bytes > 0 && !complete_word(ws, n.lex, &state, &base, &lm, &words, pass == 1))
+      continue;
     if (hot_space_ >= 0) feed_hot(&hot, ' ', &locked);
     if (lm_) {
       const float s = lm_score(ws, state, lm_->eos_id(), &state);
@@ -346,6 +450,26 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
     r.words = f.words;
     out.push_back(std::move(r));
   }
+  return out;
+}
+
+std::vector<PrefixBeamSearch::WordSpan> PrefixBeamSearch::words(
+    const std::vector<int32_t>& tokens, const std::vector<int32_t>& frames) const {
+  std::vector<WordSpan> out;
+  WordSpan current{"", 0, 0};
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const int32_t token = tokens[i];
+    if (boundary_[token] && !current.word.empty()) {
+      out.push_back(std::move(current));
+      current = WordSpan{"", 0, 0};
+    }
+    const std::string& content = content_[token];
+    if (content.empty()) continue;
+    if (current.word.empty()) current.start = frames[i];
+    current.word += content;
+    current.end = frames[i] + 1;
+  }
+  if (!current.word.empty()) out.push_back(std::move(current));
   return out;
 }
 

@@ -62,6 +62,13 @@ class PrefixBeamSearch {
   std::vector<std::vector<DecodeResult>> decode_batch(const float* log_probs, int batch, int time,
                                                       int vocab, const int64_t* lengths,
                                                       int nbest, int num_threads) const;
+  // The words of a decoded token sequence with [first frame, last frame + 1) spans.
+  struct WordSpan {
+    std::string word;
+    int32_t start, end;
+  };
+  std::vector<WordSpan> words(const std::vector<int32_t>& tokens,
+                              const std::vector<int32_t>& frames) const;
   const DecoderOptions& options() const { return options_; }
   int lexicon_size() const { return lexicon_words_; }
 
@@ -72,8 +79,10 @@ class PrefixBeamSearch {
                                 int nbest) const;
   int32_t child(Workspace& ws, int32_t node, int32_t token, int32_t frame) const;
   // Scores the completion of the current partial word of a node's state.
+  // With force, a word outside the lexicon is accepted (scored as unknown) even when the
+  // search is lexicon-constrained.
   bool complete_word(Workspace& ws, int32_t lex, int32_t* lm_state, float* base, float* lm,
-                     int32_t* words) const;
+                     int32_t* words, bool force = false) const;
   float lm_score(Workspace& ws, int32_t state, int32_t word, int32_t* next) const;
   void feed_hot(int32_t* state, unsigned char byte, float* locked) const;
 

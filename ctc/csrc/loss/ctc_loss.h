@@ -63,14 +63,15 @@ struct Layout {
   size_t temp = 0;       // row      doubles: emission * beta_t
   size_t occ = 0;        // row      doubles: alpha_t * beta_t
   size_t skip = 0;       // row      doubles: 1 where state s may be entered from s - 2
-  size_t frame = 0;      // T        doubles: cumulative log scale of alpha
-  size_t frame2 = 0;     // T        doubles: per-frame log normaliser (logits mode)
+  size_t norm = 0;       // T        doubles: per-frame log normaliser (logits mode)
   size_t acc = 0;        // S + 1    doubles: occupancy per distinct class
   size_t classes = 0;    // S + 1    int64: distinct classes, blank first
   size_t state_class = 0;  // row    int32: state -> index into classes
   size_t class_states = 0; // row    int32: states grouped by class (CSR, used on GPU)
   size_t class_start = 0;  // S + 2  int32: CSR offsets into class_states
   size_t slot = 0;       // C        int32: class -> index into classes, or -1
+  int64_t blocks = 0;    // exponent blocks per row (32 states each, plus sentinels)
+  size_t exponents = 0;  // (T + 2) x blocks int32: block exponents of alpha (T rows), beta (2)
   size_t bytes = 0;      // total per slot
 };
 
@@ -95,14 +96,15 @@ CAROUSEL_HD inline Layout make_layout(int64_t max_time, int64_t max_target, int6
   l.temp = take(row * sizeof(double));
   l.occ = take(row * sizeof(double));
   l.skip = take(row * sizeof(double));
-  l.frame = take(t * sizeof(double));
-  l.frame2 = take(t * sizeof(double));
+  l.norm = take(t * sizeof(double));
   l.acc = take(s1 * sizeof(double));
   l.classes = take(s1 * sizeof(int64_t));
   l.state_class = take(row * sizeof(int32_t));
   l.class_states = take(row * sizeof(int32_t));
   l.class_start = take((s1 + 1) * sizeof(int32_t));
   l.slot = take(static_cast<size_t>(num_classes) * sizeof(int32_t));
+  l.blocks = l.row / 32 + 3;
+  l.exponents = take((t + 2) * static_cast<size_t>(l.blocks) * sizeof(int32_t));
   l.bytes = at;
   return l;
 }
@@ -139,7 +141,7 @@ template <typename scalar_t, typename index_t>
 void ctc_loss_cpu(const Problem& problem, const scalar_t* inputs, const index_t* targets,
                   const int64_t* target_offsets, const int64_t* input_lengths,
                   const int64_t* target_lengths, const double* grad_weights, double* costs,
-                  scalar_t* grad, uint8_t* used_log, void* workspace, int num_threads);
+                  scalar_t* grad, uint8_t* numerics_used, void* workspace, int num_threads);
 
 #if defined(WITH_CUDA) || defined(__CUDACC__)
 // GPU: one block per utterance. Same arguments; all pointers on the device; `stream` is a

@@ -15,12 +15,84 @@ namespace carousel::ctc {
 namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// A frame sum below this means scaled probabilities have (nearly) underflowed.
-constexpr double kTinyFrame = 1e-250;
+constexpr double kLn2 = 0.69314718055994530942;
+// Which numerics an utterance ended with (reported per utterance for tests and benchmarks).
+constexpr uint8_t kTierScaled = 0;  // block-scaled double
+constexpr uint8_t kTierLog = 1;     // exact log space
 
 template <typename T>
 T* carve(void* base, size_t offset) {
   return reinterpret_cast<T*>(static_cast<char*>(base) + offset);
+}
+
+// Four doubles in one AVX register (GCC/Clang vector extension): the recursions below are
+// written with it because GCC 12 neither vectorised them with `omp simd reductions` (it kept
+// the accumulator on the stack) nor with plain unrolling. Fixed order: reproducible results.
+using v4d = double __attribute__((vector_size(32)));
+inline v4d load4(const double* p) {
+  v4d v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(double* p, v4d v) { std::memcpy(p, &v, sizeof v); }
+inline v4d splat4(double x) { return v4d{x, x, x, x}; }
+inline double hsum(v4d v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+inline v4d vmax(v4d a, v4d b) { return a > b ? a : b; }
+inline double hmax(v4d v) { return std::max(std::max(v[0], v[1]), std::max(v[2], v[3])); }
+
+// out[s] = a[s] b[s] f for s in [s0, s1]; returns their sum.
+inline double product_sum(const double* a, const double* b, double f, double* out, int64_t s0,
+                          int64_t s1) {
+  v4d acc = splat4(0.0);
+  const v4d fv = splat4(f);
+  int64_t s = s0;
+  for (; s + 3 <= s1; s += 4) {
+    const v4d x = load4(a + s) * load4(b + s) * fv;
+    store4(out + s, x);
+    acc += x;
+  }
+  double sum = hsum(acc);
+  for (; s <= s1; ++s) sum += (out[s] = a[s] * b[s] * f);
+  return sum;
+}
+
+// alpha: m[s] = f e[s] (p[s] + p[s-1] + skip[s] p[s-2]); returns the largest.
+inline double alpha_block(const double* e, const double* p, const double* skip, double f,
+                          double* m, int64_t s0, int64_t s1) {
+  v4d mx = splat4(0.0);
+  const v4d fv = splat4(f);
+  int64_t s = s0;
+  for (; s + 3 <= s1; s += 4) {
+    const v4d x = fv * load4(e + s) *
+                  (load4(p + s) + load4(p + s - 1) + load4(skip + s) * load4(p + s - 2));
+    store4(m + s, x);
+    mx = vmax(mx, x);
+  }
+  double best = hmax(mx);
+  for (; s <= s1; ++s) {
+    m[s] = f * e[s] * (p[s] + p[s - 1] + skip[s] * p[s - 2]);
+    best = std::max(best, m[s]);
+  }
+  return best;
+}
+
+// beta: b[s] = f (q[s] + q[s+1] + skip[s+2] q[s+2]); returns the largest.
+inline double beta_block(const double* q, const double* skip, double f, double* b, int64_t s0,
+                         int64_t s1) {
+  v4d mx = splat4(0.0);
+  const v4d fv = splat4(f);
+  int64_t s = s0;
+  for (; s + 3 <= s1; s += 4) {
+    const v4d x = fv * (load4(q + s) + load4(q + s + 1) + load4(skip + s + 2) * load4(q + s + 2));
+    store4(b + s, x);
+    mx = vmax(mx, x);
+  }
+  double best = hmax(mx);
+  for (; s <= s1; ++s) {
+    b[s] = f * (q[s] + q[s + 1] + skip[s + 2] * q[s + 2]);
+    best = std::max(best, b[s]);
+  }
+  return best;
 }
 
 template <typename scalar_t, typename index_t>
@@ -30,28 +102,29 @@ class Utterance {
       : p_(p), row_(l.row),
         emit_(carve<double>(slot_memory, l.emit)),
         alpha_(carve<double>(slot_memory, l.alpha)),
-        beta_(carve<double>(slot_memory, l.beta) + 2),
-        temp_(carve<double>(slot_memory, l.temp) + 2),
-        occ_(carve<double>(slot_memory, l.occ) + 2),
+        beta_(carve<double>(slot_memory, l.beta)),
+        temp_(carve<double>(slot_memory, l.temp)),
+        occ_(carve<double>(slot_memory, l.occ)),
         skip_(carve<double>(slot_memory, l.skip) + 2),
-        frame_(carve<double>(slot_memory, l.frame)),
-        norm_(carve<double>(slot_memory, l.frame2)),
+        norm_(carve<double>(slot_memory, l.norm)),
         acc_(carve<double>(slot_memory, l.acc)),
         classes_(carve<int64_t>(slot_memory, l.classes)),
         state_class_(carve<int32_t>(slot_memory, l.state_class)),
-        slot_(carve<int32_t>(slot_memory, l.slot)) {
+        slot_(carve<int32_t>(slot_memory, l.slot)),
+        exponents_(carve<int32_t>(slot_memory, l.exponents)),
+        blocks_(l.blocks) {
     std::fill_n(slot_, p.num_classes, -1);
   }
 
   // Loss of utterance n; writes its gradient rows (all max_time of them) when grad != nullptr.
   double run(int64_t n, const scalar_t* inputs, const index_t* targets, int64_t target_offset,
-             int64_t frames, int64_t target_len, double weight, scalar_t* grad, bool* used_log) {
+             int64_t frames, int64_t target_len, double weight, scalar_t* grad, uint8_t* tier) {
     in_ = inputs + n * p_.in_stride_batch;
     grad_ = grad ? grad + n * p_.grad_stride_batch : nullptr;
     frames_ = frames;
     states_ = 2 * target_len + 1;
     weight_ = weight;
-    *used_log = false;
+    *tier = kTierScaled;
     if (grad_) {
       for (int64_t t = frames; t < p_.max_time; ++t) zero_row(t);
     }
@@ -64,9 +137,12 @@ class Utterance {
     } else {
       cost = kInf;
       bool scaled_ok = false;
-      if (p_.numerics == Numerics::kAuto) scaled_ok = scaled(cost);
+      if (p_.numerics == Numerics::kAuto) {
+        const double log_offset = gather_scaled();
+        scaled_ok = log_offset == log_offset && sweep_blocked(log_offset, cost);
+      }
       if (!scaled_ok) {
-        *used_log = true;
+        *tier = kTierLog;
         cost = log_space();
       }
     }
@@ -81,7 +157,7 @@ class Utterance {
   const scalar_t* frame_in(int64_t t) const { return in_ + t * p_.in_stride_time; }
   scalar_t* frame_grad(int64_t t) const { return grad_ + t * p_.grad_stride_time; }
   double* emit_row(int64_t t) const { return emit_ + t * row_ + 2; }
-  double* alpha_row(int64_t t) const { return alpha_ + t * row_ + 2; }
+  double* alpha_row(int64_t t) const { return alpha_ + t * row_ + 2; }  // log space
 
   void zero_row(int64_t t) const { std::memset(frame_grad(t), 0, p_.num_classes * sizeof(scalar_t)); }
 
@@ -123,16 +199,19 @@ class Utterance {
   }
 
   // ------------------------------------------------------------------ scaled probability space
-  bool scaled(double& cost) {
+  // Emissions divided by their largest value over the label set at each frame; returns the sum
+  // over frames of the log of that divisor (minus the logits normaliser), or NaN when a frame
+  // has no possible class.
+  double gather_scaled() {
     const int64_t T = frames_, L = states_;
-    double value[1024];
+    double value[512];
     std::vector<double> heap;
     double* v = value;
-    if (num_classes_ > 1024) {
+    if (num_classes_ > 512) {
       heap.resize(num_classes_);
       v = heap.data();
     }
-    double log_offset = 0.0;  // sum over frames of the emission scale
+    double log_offset = 0.0;
     for (int64_t t = 0; t < T; ++t) {
       const scalar_t* x = frame_in(t);
       double m = -kInf;
@@ -140,7 +219,7 @@ class Utterance {
         v[u] = static_cast<double>(x[classes_[u]]);
         m = std::max(m, v[u]);
       }
-      if (!(m > -kInf)) return false;  // every class of the label set impossible (or NaN)
+      if (!(m > -kInf)) return std::numeric_limits<double>::quiet_NaN();
       for (int64_t u = 0; u < num_classes_; ++u) v[u] = std::exp(v[u] - m);
       const double z = frame_norm(x);
       norm_[t] = z;
@@ -149,82 +228,159 @@ class Utterance {
       const int64_t lo = window_lo(L, T, t), hi = window_hi(L, t);
       for (int64_t s = lo; s <= hi; ++s) e[s] = v[state_class_[s]];
     }
+    return log_offset;
+  }
 
-    // alpha, renormalised to sum 1 over the window at every frame
-    double log_scale = 0.0;
+  // Alpha and beta as double mantissas with one power-of-two exponent per block of 32 states
+  // and frame (block floating point): three multiply-adds per state, vectorised over s, and an
+  // exponent range limited only by int32, so long inputs whose past and future disagree
+  // strongly keep the states that matter. In exact arithmetic
+  // log(sum_s alpha_t(s) beta_t(s)) is the log likelihood at every frame; a frame where it is
+  // not (beyond rounding) lost mass within a block to underflow, and the caller falls back.
+  static constexpr int kShift = 5;
+  static constexpr int64_t kBlock = int64_t{1} << kShift;
+  static constexpr int32_t kNone = std::numeric_limits<int32_t>::min() / 4;  // all-zero block
+
+  // Exponent of block m[s0..s1] (largest value mx) relative to `base`: kNone when the block is
+  // zero; otherwise the mantissas are rescaled by a power of two when mx has left
+  // [2^-32, 2^32] (lazily: most frames need no rescaling pass).
+  static int32_t renormalise(double* __restrict m, int64_t s0, int64_t s1, int32_t base,
+                             double mx) {
+    if (!(mx > 0.0)) return kNone;
+    if (mx >= 0x1p-32 && mx <= 0x1p32) return base;
+    int ex;
+    std::frexp(mx, &ex);
+    const double scale = std::ldexp(1.0, -ex);
+#pragma omp simd
+    for (int64_t s = s0; s <= s1; ++s) m[s] *= scale;
+    return base + ex;
+  }
+
+  static double pow2(int32_t exponent) {  // 2^exponent, 0 below the double range
+    return exponent < -1100 ? 0.0 : std::ldexp(1.0, exponent);
+  }
+
+  bool sweep_blocked(double log_offset, double& cost) {
+    const int64_t T = frames_, L = states_, nb = blocks_;
+    auto m_at = [&](int64_t t) { return alpha_ + t * row_ + 2; };
+    auto k_at = [&](int64_t t) { return exponents_ + t * nb + 1; };  // block -1 exists
+    const double* __restrict sk = skip_;
+
     for (int64_t t = 0; t < T; ++t) {
-      double* a = alpha_row(t);
-      const double* e = emit_row(t);
+      double* __restrict m = m_at(t);
+      int32_t* k = k_at(t);
+      const double* __restrict e = emit_row(t);
       const int64_t lo = window_lo(L, T, t), hi = window_hi(L, t);
-      a[-2] = a[-1] = 0.0;
-      double sum = 0.0;
+      const int64_t b_lo = lo >> kShift, b_hi = hi >> kShift;
+      m[-2] = m[-1] = 0.0;
+      k[b_lo - 1] = k[b_hi + 1] = kNone;
       if (t == 0) {
-        for (int64_t s = lo; s <= hi; ++s) sum += (a[s] = e[s]);
+        double mx = 0.0;
+        for (int64_t s = lo; s <= hi; ++s) mx = std::max(mx, m[s] = e[s]);
+        k[0] = renormalise(m, lo, hi, 0, mx);
       } else {
-        const double* __restrict prev = alpha_row(t - 1);
-        double* __restrict cur = a;
-        const double* __restrict em = e;
-        const double* __restrict sk = skip_;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t s = lo; s <= hi; ++s) {
-          const double x = em[s] * (prev[s] + prev[s - 1] + sk[s] * prev[s - 2]);
-          cur[s] = x;
-          sum += x;
+        const double* __restrict p = m_at(t - 1);
+        const int32_t* kp = k_at(t - 1);
+        for (int64_t blk = b_lo; blk <= b_hi; ++blk) {
+          const int64_t first = blk << kShift;
+          const int64_t s0 = std::max(lo, first), s1 = std::min(hi, first + kBlock - 1);
+          const int32_t base = std::max(kp[blk], kp[blk - 1]);
+          if (base == kNone) {
+            for (int64_t s = s0; s <= s1; ++s) m[s] = 0.0;
+            k[blk] = kNone;
+            continue;
+          }
+          const double fs = pow2(kp[blk] - base), fp = pow2(kp[blk - 1] - base);
+          const int64_t edge = first + 2;  // states below read from the previous block
+          double mx = 0.0;
+          for (int64_t s = s0; s <= std::min(s1, edge - 1); ++s) {
+            const double f1 = s - 1 >= first ? fs : fp;
+            m[s] = e[s] * (fs * p[s] + f1 * p[s - 1] + sk[s] * fp * p[s - 2]);
+            mx = std::max(mx, m[s]);
+          }
+          mx = std::max(mx, alpha_block(e, p, sk, fs, m, std::max(s0, edge), s1));
+          k[blk] = renormalise(m, s0, s1, base, mx);
         }
       }
-      if (!(sum > kTinyFrame)) return false;
-      const double inv = 1.0 / sum;
-#pragma omp simd
-      for (int64_t s = lo; s <= hi; ++s) a[s] *= inv;
-      a[hi + 1] = a[hi + 2] = 0.0;
-      log_scale += std::log(sum);
-      frame_[t] = log_scale;
+      m[hi + 1] = m[hi + 2] = 0.0;
     }
-    const double log_likelihood = log_scale;  // the last window holds only the final states
+    // likelihood from the final states (scaled emissions): log(sum m 2^k)
+    double log_likelihood;
+    {
+      const double* m = m_at(T - 1);
+      const int32_t* k = k_at(T - 1);
+      const int32_t k1 = k[(L - 1) >> kShift];
+      const int32_t k2 = L >= 2 ? k[(L - 2) >> kShift] : kNone;
+      const int32_t top = std::max(k1, k2);
+      if (top == kNone) return false;
+      const double sum = m[L - 1] * pow2(k1 - top) + (L >= 2 ? m[L - 2] * pow2(k2 - top) : 0.0);
+      log_likelihood = std::log(sum) + top * kLn2;
+    }
 
-    // beta sweep, gradient folded in; checks sum_s alpha_t beta_t against the likelihood
     const double tol = 1e-9 + 1e-12 * static_cast<double>(T);
-    double* __restrict b = beta_;
-    double* __restrict bt = temp_;
-    double* __restrict occ = occ_;
+    double* __restrict b = beta_ + 2;
+    double* __restrict bt = temp_ + 2;
+    double* __restrict occ = occ_ + 2;
+    int32_t* kb = exponents_ + T * nb + 1;
+    int32_t* kbt = exponents_ + (T + 1) * nb + 1;
+    std::fill_n(kb - 1, nb, kNone);
     {
       const int64_t lo = window_lo(L, T, T - 1), hi = window_hi(L, T - 1);
       for (int64_t s = lo; s <= hi; ++s) b[s] = 1.0;
+      for (int64_t blk = lo >> kShift; blk <= hi >> kShift; ++blk) kb[blk] = 0;
     }
-    double log_beta_scale = 0.0;
     for (int64_t t = T - 1; t >= 0; --t) {
       const int64_t lo = window_lo(L, T, t), hi = window_hi(L, t);
-      const double* __restrict a = alpha_row(t);
-      double z = 0.0;
-#pragma omp simd reduction(+ : z)
-      for (int64_t s = lo; s <= hi; ++s) {
-        const double x = a[s] * b[s];
-        occ[s] = x;
-        z += x;
+      const int64_t b_lo = lo >> kShift, b_hi = hi >> kShift;
+      const double* __restrict a = m_at(t);
+      const int32_t* ka = k_at(t);
+      int32_t top = kNone;
+      for (int64_t blk = b_lo; blk <= b_hi; ++blk) {
+        if (ka[blk] != kNone && kb[blk] != kNone) top = std::max(top, ka[blk] + kb[blk]);
       }
-      if (!(z > kTinyFrame)) return false;
-      if (std::fabs(std::log(z) + frame_[t] + log_beta_scale - log_likelihood) > tol) return false;
-      if (grad_) write_grad_row(t, lo, hi, 1.0 / z, x_row_norm(t));
+      if (top == kNone) return false;
+      double z = 0.0;
+      for (int64_t blk = b_lo; blk <= b_hi; ++blk) {
+        const int64_t s0 = std::max(lo, blk << kShift);
+        const int64_t s1 = std::min(hi, (blk << kShift) + kBlock - 1);
+        const double f = ka[blk] == kNone || kb[blk] == kNone ? 0.0
+                                                               : pow2(ka[blk] + kb[blk] - top);
+        z += product_sum(a, b, f, occ, s0, s1);
+      }
+      if (!(z > 1e-290)) return false;
+      if (!(std::fabs(std::log(z) + top * kLn2 - log_likelihood) <= tol)) return false;
+      if (grad_) write_grad_row(t, lo, hi, occ, 1.0 / z, x_row_norm(t));
       if (t == 0) break;
+
       const double* __restrict e = emit_row(t);
 #pragma omp simd
       for (int64_t s = lo; s <= hi; ++s) bt[s] = e[s] * b[s];
       bt[lo - 2] = bt[lo - 1] = 0.0;
       bt[hi + 1] = bt[hi + 2] = 0.0;
+      for (int64_t blk = b_lo; blk <= b_hi; ++blk) kbt[blk] = kb[blk];
+      kbt[b_lo - 1] = kbt[b_hi + 1] = kNone;
+
       const int64_t plo = window_lo(L, T, t - 1), phi = window_hi(L, t - 1);
-      const double* __restrict sk = skip_;
-      double sum = 0.0;
-#pragma omp simd reduction(+ : sum)
-      for (int64_t s = plo; s <= phi; ++s) {
-        const double x = bt[s] + bt[s + 1] + sk[s + 2] * bt[s + 2];
-        b[s] = x;
-        sum += x;
+      for (int64_t blk = plo >> kShift; blk <= phi >> kShift; ++blk) {
+        const int64_t first = blk << kShift, last = first + kBlock - 1;
+        const int64_t s0 = std::max(plo, first), s1 = std::min(phi, last);
+        const int32_t base = std::max(kbt[blk], kbt[blk + 1]);
+        if (base == kNone) {
+          for (int64_t s = s0; s <= s1; ++s) b[s] = 0.0;
+          kb[blk] = kNone;
+          continue;
+        }
+        const double fs = pow2(kbt[blk] - base), fn = pow2(kbt[blk + 1] - base);
+        const int64_t edge = last - 1;  // states from here on read from the next block
+        double mx = beta_block(bt, sk, fs, b, s0, std::min(s1, edge - 1));
+        for (int64_t s = std::max(s0, edge); s <= s1; ++s) {
+          const double f1 = s + 1 <= last ? fs : fn;
+          b[s] = fs * bt[s] + f1 * bt[s + 1] + sk[s + 2] * fn * bt[s + 2];
+          mx = std::max(mx, b[s]);
+        }
+        kb[blk] = renormalise(b, s0, s1, base, mx);
       }
-      if (!(sum > kTinyFrame)) return false;
-      const double inv = 1.0 / sum;
-#pragma omp simd
-      for (int64_t s = plo; s <= phi; ++s) b[s] *= inv;
-      log_beta_scale += std::log(sum);
+      kb[(plo >> kShift) - 1] = kb[(phi >> kShift) + 1] = kNone;
     }
     cost = -(log_offset + log_likelihood);
     return true;
@@ -232,10 +388,17 @@ class Utterance {
 
   double x_row_norm(int64_t t) const { return p_.logits ? norm_[t] : 0.0; }
 
-  // Gradient row t from the occupancy numerators occ_[lo..hi] scaled by inv_z.
-  void write_grad_row(int64_t t, int64_t lo, int64_t hi, double inv_z, double log_norm) {
-    for (int64_t u = 0; u < num_classes_; ++u) acc_[u] = 0.0;
-    for (int64_t s = lo; s <= hi; ++s) acc_[state_class_[s]] += occ_[s];
+  // Gradient row t from the occupancy numerators occ[lo..hi] scaled by inv_z. Blank states
+  // (even s) are summed in registers; label states scatter into their class.
+  void write_grad_row(int64_t t, int64_t lo, int64_t hi, const double* __restrict occ,
+                      double inv_z, double log_norm) {
+    double blank = 0.0;
+#pragma omp simd reduction(+ : blank)
+    for (int64_t s = lo + (lo & 1); s <= hi; s += 2) blank += occ[s];
+    acc_[0] = blank;
+    for (int64_t u = 1; u < num_classes_; ++u) acc_[u] = 0.0;
+    for (int64_t s = lo | 1; s <= hi; s += 2) acc_[state_class_[s]] += occ[s];
+    for (int64_t u = 0; u < num_classes_; ++u) acc_[u] *= inv_z;
     scalar_t* g = frame_grad(t);
     const double w = weight_;
     if (p_.logits) {
@@ -246,12 +409,12 @@ class Utterance {
       for (int64_t u = 0; u < num_classes_; ++u) {
         const int64_t c = classes_[u];
         g[c] = static_cast<scalar_t>(w * (std::exp(static_cast<double>(x[c]) - log_norm) -
-                                          acc_[u] * inv_z));
+                                          acc_[u]));
       }
     } else {
       std::memset(g, 0, p_.num_classes * sizeof(scalar_t));
       for (int64_t u = 0; u < num_classes_; ++u) {
-        g[classes_[u]] = static_cast<scalar_t>(-w * acc_[u] * inv_z);
+        g[classes_[u]] = static_cast<scalar_t>(-w * acc_[u]);
       }
     }
   }
@@ -294,9 +457,9 @@ class Utterance {
         L >= 2 ? log_add3(last[L - 1], last[L - 2], -kInf) : last[L - 1];
     if (!(log_likelihood > -kInf)) return kInf;
 
-    double* b = beta_;
-    double* bt = temp_;
-    double* occ = occ_;
+    double* b = beta_ + 2;
+    double* bt = temp_ + 2;
+    double* occ = occ_ + 2;
     {
       const int64_t lo = window_lo(L, T, T - 1), hi = window_hi(L, T - 1);
       for (int64_t s = lo; s <= hi; ++s) b[s] = 0.0;
@@ -320,7 +483,7 @@ class Utterance {
 #endif
       if (grad_) {
         for (int64_t s = lo; s <= hi; ++s) occ[s] = std::exp(occ[s] - log_z);
-        write_grad_row(t, lo, hi, 1.0, x_row_norm(t));
+        write_grad_row(t, lo, hi, occ, 1.0, x_row_norm(t));
       }
       if (t == 0) break;
       const double* e = emit_row(t);
@@ -343,12 +506,13 @@ class Utterance {
   double* temp_;
   double* occ_;
   double* skip_;
-  double* frame_;
   double* norm_;
   double* acc_;
   int64_t* classes_;
   int32_t* state_class_;
   int32_t* slot_;
+  int32_t* exponents_;
+  const int64_t blocks_;
   const scalar_t* in_ = nullptr;
   scalar_t* grad_ = nullptr;
   int64_t frames_ = 0, states_ = 0, num_classes_ = 0;
@@ -361,7 +525,7 @@ template <typename scalar_t, typename index_t>
 void ctc_loss_cpu(const Problem& problem, const scalar_t* inputs, const index_t* targets,
                   const int64_t* target_offsets, const int64_t* input_lengths,
                   const int64_t* target_lengths, const double* grad_weights, double* costs,
-                  scalar_t* grad, uint8_t* used_log, void* workspace, int num_threads) {
+                  scalar_t* grad, uint8_t* numerics_used, void* workspace, int num_threads) {
   const int64_t n_utt = problem.batch;
   // largest first, so that the dynamic schedule does not end on a long utterance
   std::vector<int64_t> order(n_utt);
@@ -379,11 +543,11 @@ void ctc_loss_cpu(const Problem& problem, const scalar_t* inputs, const index_t*
 #pragma omp for schedule(dynamic, 1)
     for (int64_t i = 0; i < n_utt; ++i) {
       const int64_t n = order[i];
-      bool fell_back = false;
+      uint8_t tier = 0;
       costs[n] = worker.run(n, inputs, targets, target_offsets[n], input_lengths[n],
                             target_lengths[n], grad_weights ? grad_weights[n] : 1.0, grad,
-                            &fell_back);
-      if (used_log) used_log[n] = fell_back;
+                            &tier);
+      if (numerics_used) numerics_used[n] = tier;
     }
   }
 }

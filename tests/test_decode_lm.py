@@ -1,0 +1,172 @@
+"""Beam search with a word n-gram LM: n-gram table vs KenLM, LM fixes, lexicon, peers, tuning."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+
+from ctc._ext import load_extension
+from ctc.decode import BeamSearchDecoder, greedy_decode, make_decoder
+from ctc.decode.posteriors import load_posteriors, pad, save_posteriors
+from ctc.decode.synthetic import SentenceSource, char_posteriors, char_tokens
+from ctc.decode.tune_cli import main as tune_main
+from ctc.errors import InputError
+from ctc.lm import estimate, write_arpa
+from ctc.metrics.errors import count_errors
+
+TOKENS = char_tokens()
+INDEX = {t: i for i, t in enumerate(TOKENS)}
+FIXED = ["the cat sat on the mat", "the dog sat on the log", "a cat and a dog",
+         "the cat ate the rat", "on the mat sat the cat"]
+
+
+@pytest.fixture(scope="module")
+def source() -> SentenceSource:
+    return SentenceSource(vocab_size=300, successors=8, seed=3)
+
+
+@pytest.fixture(scope="module")
+def lm_path(tmp_path_factory, source) -> str:
+    text = source.sentences(1500, seed=1) + FIXED * 40
+    path = tmp_path_factory.mktemp("lm") / "lm.arpa"
+    write_arpa(estimate([s.split() for s in text], order=3), path)
+    return str(path)
+
+
+def _spell(text: str, confuse: dict[int, tuple[str, float]] | None = None) -> np.ndarray:
+    """Clean posteriors for text: one frame per char then a blank; ``confuse[i] = (c, p)`` puts
+    probability p on character c at the frame of character i."""
+    rows = []
+    for i, ch in enumerate(text):
+        row = np.full(len(TOKENS), 1e-4)
+        if confuse and i in confuse:
+            other, p = confuse[i]
+            row[INDEX[other]] = p
+            row[INDEX[ch]] = 1.0 - p
+        else:
+            row[INDEX[ch]] = 1.0
+        rows.append(row)
+        blank = np.full(len(TOKENS), 1e-4)
+        blank[0] = 1.0
+        rows.append(blank)
+    lp = np.log(np.array(rows))
+    return (lp - np.log(np.exp(lp).sum(axis=1, keepdims=True))).astype(np.float32)
+
+
+def test_ngram_table_scores_equal_kenlm(lm_path, source) -> None:
+    kenlm = pytest.importorskip("kenlm")
+    ours = load_extension().NGramLM(lm_path)
+    theirs = kenlm.Model(lm_path)
+    rng = random.Random(0)
+    sentences = [*source.sentences(50, seed=9), "zzz unknown the cat", "", "cat cat cat cat"]
+    for sentence in sentences:
+        words = sentence.split()
+        if rng.random() < 0.3 and words:
+            words[rng.randrange(len(words))] = "oov"
+        state, total = ours.begin_state, 0.0
+        for word in [*words, "</s>"]:
+            score, state = ours.score(state, ours.word_id(word))
+            total += score
+        expected = theirs.score(" ".join(words), bos=True, eos=True) * math.log(10)
+        assert total == pytest.approx(expected, abs=1e-3), sentence
+
+
+def test_strong_lm_fixes_a_misspelling(lm_path) -> None:
+    text = "the cat sat on the mat"
+    lp = _spell(text, {5: ("e", 0.6)})  # "cat" -> "cet" on the best path
+    greedy_text = "".join(TOKENS[t] for t in greedy_decode(lp[None])[0].tokens)
+    assert greedy_text == "the cet sat on the mat"
+    plain = BeamSearchDecoder(TOKENS, beam_size=20).decode(lp)[0]
+    assert plain.text == "the cet sat on the mat"
+    fused = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=1.0, beta=1.0, beam_size=20).decode(lp)[0]
+    assert fused.text == text
+    assert [w.word for w in fused.words] == text.split()
+    assert fused.lm_score != 0.0
+
+
+def test_open_vocabulary_keeps_a_clear_unknown_word(lm_path) -> None:
+    text = "the cat zyx"
+    lp = _spell(text)
+    open_vocab = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beta=1.0, beam_size=20,
+                                   unk_score=-4.0)
+    assert open_vocab.decode(lp)[0].text == text
+    closed = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beam_size=20,
+                               lexicon_constrained=True)
+    words = closed.decode(lp)[0].text.split()
+    assert "zyx" not in words
+
+
+def test_lexicon_constrained_output_uses_only_lexicon_words() -> None:
+    lp = _spell("the cet sat", {5: ("e", 0.6)})
+    lexicon = ["the", "cat", "sat", "mat"]
+    dec = BeamSearchDecoder(TOKENS, beam_size=20, unigrams=lexicon, lexicon_constrained=True)
+    assert dec.decode(lp)[0].text == "the cat sat"
+
+
+def test_hotword_phrase_with_lm(lm_path) -> None:
+    lp = _spell("the dog sat", {5: ("i", 0.45)})
+    base = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beam_size=20)
+    assert base.decode(lp)[0].text == "the dog sat"
+    hot = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beam_size=20,
+                            hotwords={"the dig": 12.0})
+    assert hot.decode(lp)[0].text == "the dig sat"
+
+
+def test_lm_decoding_improves_synthetic_wer(lm_path, source) -> None:
+    refs = source.sentences(40, seed=21)
+    rng = np.random.default_rng(0)
+    log_probs, lengths = pad([char_posteriors(r, rng, confusion=0.06) for r in refs], 0)
+    greedy = make_decoder("greedy", TOKENS)(log_probs, lengths)
+    ours = make_decoder("ours", TOKENS, lm=lm_path, alpha=0.6, beta=1.0, beam_size=16)
+    hyps = ours(log_probs, lengths)
+    assert ours(log_probs, lengths) == hyps
+    wer_greedy = count_errors(refs, [h.text for h in greedy]).rate
+    wer_ours = count_errors(refs, [h.text for h in hyps]).rate
+    assert wer_ours < 0.5 * wer_greedy
+
+
+def test_agrees_with_pyctcdecode_without_lm(source) -> None:
+    pytest.importorskip("pyctcdecode")
+    refs = source.sentences(12, seed=5)
+    rng = np.random.default_rng(3)
+    items = [char_posteriors(r, rng, confusion=0.1) for r in refs]
+    log_probs, lengths = pad(items, 0)
+    theirs = make_decoder("pyctcdecode", TOKENS, beam_size=20)(log_probs, lengths)
+    ours = make_decoder("ours", TOKENS, beam_size=20, blank_skip_threshold=1.0,
+                        beam_prune_logp=-10.0)(log_probs, lengths)
+    assert [h.text for h in ours] == [h.text for h in theirs]
+
+
+def test_flashlight_backend_runs(lm_path) -> None:
+    pytest.importorskip("flashlight.lib.text")
+    lp = _spell("the cat sat on the mat", {5: ("e", 0.6)})
+    dec = make_decoder("flashlight", TOKENS, lm=lm_path, alpha=1.0, beta=0.0, beam_size=20)
+    assert dec(lp[None], None)[0].text == "the cat sat on the mat"
+
+
+def test_make_decoder_rejects_unknown_backend() -> None:
+    with pytest.raises(InputError, match="unknown decoder"):
+        make_decoder("viterbi", TOKENS)
+
+
+def test_tune_lm_writes_the_best_pair(tmp_path, lm_path, source, capsys) -> None:
+    refs = source.sentences(10, seed=33)
+    rng = np.random.default_rng(4)
+    dump = tmp_path / "dev.pt"
+    save_posteriors(dump, TOKENS, 0, " ", [f"u{i}" for i in range(10)], refs,
+                    [char_posteriors(r, rng, confusion=0.06) for r in refs])
+    assert load_posteriors(dump).log_probs.shape[0] == 10
+    out = tmp_path / "tuned.json"
+    argv = ["--posteriors", str(dump), "--lm", lm_path, "--out", str(out), "--alpha-grid", "0",
+            "0.7", "--beta-grid", "0", "1", "--beam-size", "8"]
+    assert tune_main(argv) == 0
+    result = json.loads(out.read_text())
+    assert len(result["grid"]) == 4
+    assert result["wer"] == min(r["wer"] for r in result["grid"])
+    assert "best alpha" in capsys.readouterr().out
+    assert tune_main(["--posteriors", str(tmp_path / "no.pt"), "--lm", lm_path,
+                      "--out", str(out)]) == 1

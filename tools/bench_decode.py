@@ -1,0 +1,177 @@
+"""Benchmark CTC decoders on the same posteriors and LM: WER and ms per utterance.
+
+Compares greedy, ours (compiled prefix beam search), pyctcdecode and flashlight-text's lexicon
+decoder at several beams, single thread and all threads, after tuning alpha/beta of each on dev
+with the same grid budget. Inputs: posteriors dumps from ``evaluate`` (``--dev``, ``--test``,
+``--lm``), or by default synthetic character posteriors from a random word-bigram source with an
+LM built by our own Kneser-Ney builder from text of the same source (``--work`` caches them).
+
+    python tools/bench_decode.py                       # synthetic
+    python tools/bench_decode.py --dev dev.pt --test test.pt --lm lm.arpa
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ctc.decode import make_decoder
+from ctc.decode.posteriors import Posteriors, load_posteriors, pad
+from ctc.decode.synthetic import SentenceSource, char_posteriors, char_tokens
+from ctc.decode.tune_cli import grid_search
+from ctc.io import atomic_write_text
+from ctc.metrics.errors import count_errors
+
+# the same budget per decoder: 3 x 3 points; flashlight's lm_weight multiplies log10 scores
+GRIDS = {
+    "ours": ([0.3, 0.6, 1.0], [0.0, 1.0, 2.0]),
+    "pyctcdecode": ([0.3, 0.6, 1.0], [0.0, 1.0, 2.0]),
+    "flashlight": ([0.7, 1.4, 2.3], [-1.0, 0.0, 1.0]),
+}
+
+
+def _synthetic(args: argparse.Namespace) -> tuple[Posteriors, Posteriors, Path]:
+    from ctc.lm import estimate, write_arpa
+
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    source = SentenceSource(vocab_size=args.vocab, seed=args.seed)
+    lm = work / f"synthetic_{args.vocab}_{args.lm_sentences}_o{args.order}.arpa"
+    if not lm.is_file():
+        start = time.perf_counter()
+        text = source.sentences(args.lm_sentences, seed=args.seed + 1)
+        write_arpa(estimate([s.split() for s in text], args.order), lm)
+        print(f"built {lm} in {time.perf_counter() - start:.1f} s", flush=True)
+    rng = np.random.default_rng(args.seed + 2)
+    oov = SentenceSource(vocab_size=args.vocab + 500, seed=args.seed + 99).words
+    oov = [w for w in oov if w not in set(source.words)]
+
+    def make(count: int, seed: int) -> Posteriors:
+        refs = []
+        for sentence in source.sentences(count, seed=seed):
+            words = [str(rng.choice(oov)) if rng.random() < args.oov_rate else w
+                     for w in sentence.split()]
+            refs.append(" ".join(words))
+        items = [char_posteriors(r, rng, confusion=args.confusion) for r in refs]
+        if args.temperature != 1.0:
+            items = [_flatten(x, args.temperature) for x in items]
+        log_probs, lengths = pad(items, 0)
+        return Posteriors(char_tokens(), 0, " ", [f"{seed}-{i}" for i in range(count)], refs,
+                          log_probs, lengths)
+
+    return make(args.dev_size, args.seed + 3), make(args.test_size, args.seed + 4), lm
+
+
+def _flatten(lp: np.ndarray, temperature: float) -> np.ndarray:
+    x = lp / temperature
+    x -= x.max(axis=1, keepdims=True)
+    return (x - np.log(np.exp(x).sum(axis=1, keepdims=True))).astype(np.float32)
+
+
+def _timed(decoder, data: Posteriors) -> tuple[float, float, float]:
+    """WER, wall ms per utterance, and this process's CPU ms per utterance (all its threads;
+    pyctcdecode's forked workers are not counted)."""
+    start, cpu = time.perf_counter(), time.process_time()
+    hyps = decoder(data.log_probs, data.lengths)
+    ms = 1000 * (time.perf_counter() - start) / len(data.refs)
+    cpu_ms = 1000 * (time.process_time() - cpu) / len(data.refs)
+    return count_errors(data.refs, [h.text for h in hyps]).rate, ms, cpu_ms
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--dev", type=Path, help="dev posteriors dump (tuning)")
+    p.add_argument("--test", type=Path, help="test posteriors dump (results)")
+    p.add_argument("--lm", type=Path, help="ARPA LM (with --dev/--test)")
+    p.add_argument("--decoders", nargs="+", default=["greedy", "ours", "pyctcdecode",
+                                                     "flashlight"])
+    p.add_argument("--beams", type=int, nargs="+", default=[10, 50, 100])
+    p.add_argument("--tune-beam", type=int, default=50)
+    p.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
+    p.add_argument("--work", default="exp/bench_decode", help="cache for the synthetic LM")
+    p.add_argument("--vocab", type=int, default=2000)
+    p.add_argument("--lm-sentences", type=int, default=20000)
+    p.add_argument("--order", type=int, default=4)
+    p.add_argument("--dev-size", type=int, default=100)
+    p.add_argument("--test-size", type=int, default=200)
+    p.add_argument("--confusion", type=float, default=0.04)
+    p.add_argument("--oov-rate", type=float, default=0.01)
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help=">1 flattens the synthetic posteriors")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, help="write the results as JSON")
+    args = p.parse_args(argv)
+
+    if args.dev or args.test:
+        if not (args.dev and args.test and args.lm):
+            p.error("--dev, --test and --lm go together")
+        dev, test, lm = load_posteriors(args.dev), load_posteriors(args.test), args.lm
+    else:
+        dev, test, lm = _synthetic(args)
+    frames = float(test.lengths.mean())
+    print(f"dev {len(dev.refs)} utts, test {len(test.refs)} utts ({frames:.0f} frames on average),"
+          f" LM {lm}", flush=True)
+    kw = {"tokens": test.tokens, "blank": test.blank, "word_delimiter": test.word_delimiter}
+
+    tuned: dict[str, tuple[float, float]] = {}
+    for name in args.decoders:
+        if name == "greedy":
+            continue
+        try:
+            best, _ = grid_search(dev, lm, name, *GRIDS.get(name, GRIDS["ours"]), args.tune_beam,
+                                  num_threads=1)
+        except Exception as err:  # a peer that is missing or broken is reported, not fatal
+            print(f"{name}: skipped ({type(err).__name__}: {err})", flush=True)
+            continue
+        tuned[name] = (best["alpha"], best["beta"])
+        print(f"{name}: tuned alpha {best['alpha']} beta {best['beta']} dev WER "
+              f"{100 * best['wer']:.2f}%", flush=True)
+
+    rows = []
+    if "greedy" in args.decoders:
+        wer, ms, cpu = _timed(make_decoder("greedy", **kw), test)
+        rows.append({"decoder": "greedy", "beam": 1, "threads": 1, "wer": wer, "ms": ms,
+                     "cpu_ms": cpu})
+    for beam in args.beams:
+        for threads in args.threads:
+            for name, (alpha, beta) in tuned.items():
+                dec = make_decoder(name, **kw, lm=lm, alpha=alpha, beta=beta, beam_size=beam,
+                                   num_threads=threads)
+                wer, ms, cpu = _timed(dec, test)
+                rows.append({"decoder": name, "beam": beam, "threads": threads, "wer": wer,
+                             "ms": ms, "cpu_ms": cpu, "alpha": alpha, "beta": beta})
+                print(f"  {name:<12} beam {beam:>3} threads {threads}  WER {100 * wer:6.2f}%  "
+                      f"{ms:8.2f} ms/utt  (CPU {cpu:8.2f} ms)", flush=True)
+
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; ratios = peer time /"
+          " this row's time at the same beam and threads (wall; CPU in brackets)")
+    print("| decoder | beam | threads | WER % | ms/utt wall | ms/utt CPU | vs pyctcdecode |"
+          " vs flashlight |")
+    print("|---|---|---|---|---|---|---|---|")
+    index = {(r["decoder"], r["beam"], r["threads"]): r for r in rows}
+
+    def ratio(peer: dict | None, row: dict) -> str:
+        if not peer:
+            return "-"
+        return f"{peer['ms'] / row['ms']:.1f} ({peer['cpu_ms'] / max(row['cpu_ms'], 1e-9):.1f})"
+
+    for r in rows:
+        rp = ratio(index.get(("pyctcdecode", r["beam"], r["threads"])), r)
+        rf = ratio(index.get(("flashlight", r["beam"], r["threads"])), r)
+        print(f"| {r['decoder']} | {r['beam']} | {r['threads']} | {100 * r['wer']:.2f} | "
+              f"{r['ms']:.2f} | {r['cpu_ms']:.2f} | {rp} | {rf} |")
+    if args.out:
+        atomic_write_text(args.out, json.dumps({"tuned": tuned, "rows": rows}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Training throughput of a BiLSTM-CTC model: carousel's CTC loss vs torch's, in the same run.
+
+Times full training steps (forward, CTC loss, backward, Adam step) of a conv2d-subsampled
+3x320 BiLSTM on synthetic 80-dim features and prints input frames per second for each loss and
+their ratio. With ``--encoders`` it also times the ways to run the backward direction exactly:
+our per-sequence reversal, ``pack_padded_sequence``, and (not exact, for reference) a plain
+bidirectional ``nn.LSTM`` over the padded batch.
+
+    python tools/bench_train.py [--batches 6] [--batch 16] [--frames 400] [--encoders]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+
+import torch
+from torch import nn
+
+from ctc.models import ModelConfig, build_model
+from ctc.train.ctc_impl import get_ctc_loss
+
+
+def synthetic_batches(n_batches: int, batch: int, frames: int, feature_dim: int, vocab: int,
+                      subsampling: int, seed: int = 0):
+    """Batches of random features ``(N, T, F)`` with lengths in ``[0.8 T, T]`` (a length
+    bucket) and random feasible targets of about one token per 3 output frames."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n_batches):
+        lengths = torch.randint(int(0.8 * frames), frames + 1, (batch,), generator=gen)
+        x = torch.randn(batch, int(lengths.max()), feature_dim, generator=gen)
+        t_out = lengths // subsampling
+        target_lengths = (t_out // 3).clamp(min=1)
+        targets = torch.randint(1, vocab, (batch, int(target_lengths.max())), generator=gen)
+        out.append((x, lengths, targets, target_lengths))
+    return out
+
+
+def time_training(model: nn.Module, loss_fn, batches, repeats: int) -> list[float]:
+    """Frames/s of each repeat over all ``batches``."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    rates = []
+    for _ in range(repeats):
+        frames, start = 0, time.perf_counter()
+        for x, lengths, targets, target_lengths in batches:
+            log_probs, out_lengths = model(x, lengths)
+            loss = loss_fn(log_probs, targets, out_lengths, target_lengths).sum() / len(lengths)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            frames += int(lengths.sum())
+        rates.append(frames / (time.perf_counter() - start))
+    return rates
+
+
+def time_loss_only(model: nn.Module, impls: dict, batches, repeats: int) -> dict[str, float]:
+    """Median seconds per batch of the CTC loss's forward and backward alone, on the model's
+    own log-probabilities (computed once)."""
+    with torch.no_grad():
+        inputs = [(*model(x, lengths), targets, target_lengths)
+                  for x, lengths, targets, target_lengths in batches]
+    times: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(repeats + 1):
+        for name, fn in impls.items():
+            start = time.perf_counter()
+            for log_probs, out_lengths, targets, target_lengths in inputs:
+                lp = log_probs.detach().requires_grad_()
+                fn(lp, targets, out_lengths, target_lengths).sum().backward()
+            times[name].append((time.perf_counter() - start) / len(inputs))
+    return {name: statistics.median(values[1:]) for name, values in times.items()}
+
+
+class PackedBiLSTM(nn.Module):
+    """Reference encoder: bidirectional nn.LSTM over packed sequences (exact, usually slower)."""
+
+    def __init__(self, input_size: int, hidden: int, layers: int, packed: bool) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(input_size, hidden, layers, batch_first=True, bidirectional=True)
+        self.packed = packed
+        self.output_dim = 2 * hidden
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        if not self.packed:
+            return self.lstm(x)[0]
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True,
+                                                   enforce_sorted=False)
+        out, _ = self.lstm(packed)
+        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True,
+                                                total_length=x.shape[1])[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--batches", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--frames", type=int, default=400, help="longest input in a batch")
+    parser.add_argument("--hidden", type=int, default=320)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--feature-dim", type=int, default=80)
+    parser.add_argument("--vocab", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--encoders", action="store_true",
+                        help="also compare reversal vs packed vs padded bidirectional LSTM")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    cfg = ModelConfig(frontend="conv2d", input_dim=args.feature_dim, layers=args.layers,
+                      hidden=args.hidden)
+    model = build_model(cfg, args.vocab)
+    batches = synthetic_batches(args.batches, args.batch, args.frames, args.feature_dim,
+                                args.vocab, model.subsampling)
+    print(f"model: conv2d/{model.subsampling} + {args.layers}x{args.hidden} BiLSTM, "
+          f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters; "
+          f"{args.batches} batches of {args.batch} x <= {args.frames} frames; "
+          f"{torch.get_num_threads()} threads")
+
+    impls = {"torch": get_ctc_loss("torch")}
+    try:
+        impls["carousel"] = get_ctc_loss("carousel")
+    except Exception as err:  # the compiled loss is optional here
+        print(f"carousel CTC not available ({err}); timing torch only")
+    time_training(model, impls["torch"], batches[:1], 1)  # warm-up
+    rates: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(args.repeats):  # interleaved, so load changes hit both alike
+        for name, fn in impls.items():
+            rates[name] += time_training(model, fn, batches, 1)
+    for name, values in rates.items():
+        print(f"  CTC {name:<9} {statistics.median(values):10.0f} frames/s "
+              f"(median of {len(values)})")
+    if "carousel" in rates:
+        ratio = statistics.median(rates["carousel"]) / statistics.median(rates["torch"])
+        print(f"  ratio carousel/torch: {ratio:.2f}x (whole training step)")
+    loss_only = time_loss_only(model, impls, batches, args.repeats)
+    for name, seconds in loss_only.items():
+        print(f"  CTC {name:<9} loss alone (forward + backward): {1000 * seconds:8.2f} ms/batch")
+    if "carousel" in loss_only:
+        print(f"  ratio torch/carousel time, loss alone: "
+              f"{loss_only['torch'] / loss_only['carousel']:.2f}x")
+
+    if args.encoders:
+        torch.manual_seed(0)
+        ours = build_model(cfg, args.vocab)
+        variants = {"reversal (ours)": ours}
+        for name, packed in (("packed", True), ("padded bidir (inexact)", False)):
+            m = build_model(cfg, args.vocab)
+            m.encoder = PackedBiLSTM(m.frontend.output_dim, args.hidden, args.layers, packed)
+            variants[name] = m
+        enc_rates: dict[str, list[float]] = {name: [] for name in variants}
+        loss = impls["torch"]
+        for _ in range(args.repeats):
+            for name, m in variants.items():
+                enc_rates[name] += time_training(m, loss, batches, 1)
+        base = statistics.median(enc_rates["reversal (ours)"])
+        for name, values in enc_rates.items():
+            rate = statistics.median(values)
+            print(f"  encoder {name:<24} {rate:10.0f} frames/s  ({rate / base:.2f}x ours)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
