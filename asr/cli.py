@@ -234,7 +234,8 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asr", description="Speech recognition with BiLSTM-CTC models.",
-        epilog="Run `asr <command> --help` for the options of a command.",
+        epilog="examples:\n" + "\n".join(__doc__.splitlines()[2:6])
+               + "\n\nRun `asr <command> --help` for the options of a command.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="<command>", required=True)
 
