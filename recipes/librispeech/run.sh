@@ -28,8 +28,8 @@ if [ "$CORPUS" = synth ]; then
   TEST_SUBSETS="${TEST_SUBSETS:-dev-espeak test-espeak}"
   LM_TEXT="${LM_TEXT-$CORPUS_ROOT/LibriSpeech/lm-text.txt}"
   EXP="${EXP:-exp/librispeech-mini}"
-  ALPHA="${ALPHA:-0.3}"                          # tuned on dev-espeak (3-gram, beam 32)
-  BETA="${BETA:-0.5}"
+  ALPHA="${ALPHA:-0.25}"                         # tuned on dev-espeak (3-gram, beam 32)
+  BETA="${BETA:-1.5}"
 else
   CORPUS_ROOT="${CORPUS_ROOT:?set CORPUS_ROOT to the folder holding LibriSpeech/}"
   TRAIN_SUBSETS="${TRAIN_SUBSETS:-train-clean-100 train-clean-360 train-other-500}"
