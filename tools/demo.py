@@ -131,31 +131,40 @@ def run_command(argv: list[str]) -> str:
     return result.stdout
 
 
+def lm_options(exp: Path, tuned: Path) -> list[str]:
+    """Decoding options for the recipe's LM with the weights tuned on the dev set, if any."""
+    lm = exp / "lm/3gram.arpa"
+    if not lm.exists():
+        return []
+    options = ["--lm", str(lm)]
+    if tuned.exists():
+        weights = json.loads(tuned.read_text())
+        options += ["--alpha", str(weights["alpha"]), "--beta", str(weights["beta"])]
+    return options
+
+
 def showcase(out: Path) -> list[str]:
     """Transcribe one held-out audio file and recognise one held-out line image."""
     py = sys.executable
-    lines = []
     speech_exp = out / "exp/speech"
     manifest = speech_exp / "manifests/test-espeak.jsonl"
     record = first_record(manifest)
     audio = resolve(manifest, record["path"])
-    lm = speech_exp / "lm/3gram.arpa"
-    lm_args = ["--lm", str(lm)] if lm.exists() else []
     output = out / "transcripts"
     run_command([py, "-m", "asr.cli", "transcribe", str(audio), "--model", str(speech_exp),
-                 *lm_args, "--format", "srt", "--output", str(output), "--quiet"])
+                 *lm_options(speech_exp, speech_exp / "lm_tuned.json"), "--format", "srt",
+                 "--output", str(output), "--quiet"])
     srt = (output / f"{audio.stem}.srt").read_text(encoding="utf-8").strip()
-    lines += [f"### Held-out voice: `{audio.name}`", "", f"reference: {record['text'].lower()}",
-              "", "```srt", srt, "```", ""]
+    lines = [f"### Held-out voice: `{audio.name}`", "", f"reference: {record['text'].lower()}",
+             "", "```srt", srt, "```", ""]
 
     hand_exp = out / "exp/handwriting"
     manifest = out / "data/iam-manifests/test.jsonl"
     record = first_record(manifest)
     image = resolve(manifest, record["path"])
-    lm = hand_exp / "lm/3gram.arpa"
-    lm_args = ["--lm", str(lm)] if lm.exists() else []
     text = run_command([py, "-m", "handwriting.cli", "recognize", str(image), "--model",
-                        str(hand_exp), *lm_args, "--format", "txt"]).strip()
+                        str(hand_exp), *lm_options(hand_exp, hand_exp / "eval/lm_tuned.json"),
+                        "--format", "txt"]).strip()
     lines += [f"### Held-out font: `{image.name}`", "", f"reference:  {record['text']}",
               f"recognised: {text.split(chr(9), 1)[-1]}", ""]
     return lines
