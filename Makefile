@@ -14,7 +14,8 @@ CSRC := $(shell find ctc/csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -n
 EXT_STAMP := build/.extension-built
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow test-all venv system-packages build lint bench clean
+.PHONY: demo test test-slow test-all venv system-packages build lint bench bench-decode \
+	bench-score bench-train bench-transcribe clean
 
 demo: $(EXT_STAMP)
 	$(PY) tools/demo.py $(DEMO_ARGS)
@@ -65,6 +66,18 @@ lint: $(VENV)/.installed
 
 bench: $(EXT_STAMP)
 	$(PY) tools/bench_ctc.py
+
+bench-decode: $(EXT_STAMP)
+	$(PY) tools/bench_decode.py
+
+bench-score: $(EXT_STAMP)
+	$(PY) tools/bench_score.py
+
+bench-train: $(EXT_STAMP)
+	$(PY) tools/bench_train.py
+
+bench-transcribe: $(EXT_STAMP)
+	$(PY) tools/bench_transcribe.py
 
 clean:
 	rm -rf build ctc/_C*.so *.egg-info

@@ -117,7 +117,10 @@ def load_recognizer(model: str, device: str):
 
     if device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available")
-    return Recognizer.load(model, device)
+    recognizer = Recognizer.load(model, device)
+    if device == "cuda" and hasattr(recognizer.featurizer, "device"):
+        recognizer.featurizer.device = "cuda"  # features computed on the GPU too
+    return recognizer
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -231,7 +234,8 @@ def _decoding_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="asr", description="Speech recognition with BiLSTM-CTC models.",
-        epilog="Run `asr <command> --help` for the options of a command.",
+        epilog="examples:\n" + "\n".join(__doc__.splitlines()[2:6])
+               + "\n\nRun `asr <command> --help` for the options of a command.",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="<command>", required=True)
 

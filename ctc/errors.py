@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 
@@ -32,5 +33,8 @@ def cli_entry(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | 
         except KeyboardInterrupt:
             print(f"{prog}: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:  # e.g. `asr transcribe ... | head`: stop quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
 
     return wrapper

@@ -39,6 +39,10 @@ class Featurizer(Protocol):
         """Constructor arguments plus ``type`` ("module:Class"), enough to rebuild it."""
         ...
 
+    # Optional: ``num_frames(record) -> int``, the exact number of input frames (columns) of a
+    # record without featurizing it. Without it the engine estimates ``duration / frame_shift``
+    # for audio or ``width * feature_dim / height`` for images, and checks each batch exactly.
+
 
 def featurizer_from_dict(state: dict[str, Any]) -> Featurizer:
     """Rebuild a featurizer from ``to_dict()`` output by importing ``state['type']``."""

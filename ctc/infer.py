@@ -87,44 +87,73 @@ class Recognizer:
         Returns log-probabilities ``(N, T', V)`` (float32, on the recognizer's device) and
         output lengths ``(N,)``.
         """
+        expected = self.model.config.input_dim
+        for f in features:
+            dim = f.shape[0] if self.featurizer.modality == "image" else f.shape[-1]
+            if f.dim() != 2 or dim != expected:
+                layout = "(H, W)" if self.featurizer.modality == "image" else "(T, F)"
+                raise InputError(f"features must be {layout} with {expected} "
+                                 f"{'rows' if layout == '(H, W)' else 'bins'}, "
+                                 f"got shape {tuple(f.shape)}")
         inputs, lengths = pad_features([f.float() for f in features], self.featurizer.modality)
         return self.model(inputs.to(self.device), lengths.to(self.device))
 
     def iter_batches(self, records: Iterable[Record], *, max_frames: int = 20000,
-                     num_workers: int = 0) -> Iterator[tuple[list[Record], torch.Tensor,
-                                                             torch.Tensor]]:
-        """Yield ``(records, log_probs (N, T', V), lengths (N,))`` in manifest order.
+                     num_workers: int = 0, window: int = 128
+                     ) -> Iterator[tuple[list[Record], torch.Tensor, torch.Tensor]]:
+        """Yield ``(records, log_probs (N, T', V), lengths (N,))`` for all readable records.
 
-        A batch closes when its padded size would pass ``max_frames``. Unreadable records are
-        left out and their messages appended to ``self.skipped``.
+        Records are read in manifest order ``window`` at a time and sorted by length within each
+        window, so batches carry little padding; a batch closes when its padded size would pass
+        ``max_frames``. Use :meth:`iter_log_probs` for manifest order. Unreadable records are left
+        out and their messages appended to ``self.skipped``.
         """
+        for batches in self._iter_windows(records, max_frames, num_workers, window):
+            yield from batches
+
+    def _iter_windows(self, records: Iterable[Record], max_frames: int, num_workers: int,
+                      window: int):
+        """Per window of records: the list of its batches (see :meth:`iter_batches`)."""
         records = list(records)
         loader = torch.utils.data.DataLoader(_Featurize(records, self.featurizer),
                                              batch_size=None, num_workers=num_workers)
         pending: list[Item] = []
-        longest = 0
-        dim = 1 if self.featurizer.modality == "image" else 0
         for item in loader:
             if item.features is None:
                 self.skipped.append(item.error or f"{records[item.index].id}: unreadable")
                 continue
-            size = item.features.shape[dim]
-            if pending and (len(pending) + 1) * max(longest, size) > max_frames:
-                yield self._run(records, pending)
-                pending, longest = [], 0
             pending.append(item)
-            longest = max(longest, size)
+            if len(pending) >= max(1, window):
+                yield self._run_window(records, pending, max_frames)
+                pending = []
         if pending:
-            yield self._run(records, pending)
+            yield self._run_window(records, pending, max_frames)
+
+    def _run_window(self, records: Sequence[Record], items: list[Item], max_frames: int):
+        dim = 1 if self.featurizer.modality == "image" else 0
+        items = sorted(items, key=lambda it: it.features.shape[dim])
+        batches, group = [], []
+        for item in items:  # ascending lengths: the newest item is the longest
+            if group and (len(group) + 1) * item.features.shape[dim] > max_frames:
+                batches.append(self._run(records, group))
+                group = []
+            group.append(item)
+        if group:
+            batches.append(self._run(records, group))
+        return batches
 
     def _run(self, records: Sequence[Record], items: list[Item]):
         log_probs, lengths = self.log_probs([it.features for it in items])
         return [records[it.index] for it in items], log_probs, lengths
 
     def iter_log_probs(self, records: Iterable[Record], *, max_frames: int = 20000,
-                       num_workers: int = 0) -> Iterator[tuple[Record, torch.Tensor]]:
+                       num_workers: int = 0, window: int = 128
+                       ) -> Iterator[tuple[Record, torch.Tensor]]:
         """Yield ``(record, log_probs (T', V))`` per readable record, in manifest order."""
-        for batch, log_probs, lengths in self.iter_batches(records, max_frames=max_frames,
-                                                           num_workers=num_workers):
-            for i, record in enumerate(batch):
-                yield record, log_probs[i, : int(lengths[i])]
+        records = list(records)
+        position = {id(r): i for i, r in enumerate(records)}
+        for batches in self._iter_windows(records, max_frames, num_workers, window):
+            out = [(position[id(r)], r, lp[i, : int(n[i])]) for rs, lp, n in batches
+                   for i, r in enumerate(rs)]
+            for _, record, log_probs in sorted(out, key=lambda x: x[0]):
+                yield record, log_probs

@@ -130,3 +130,15 @@ def test_featurizer_bad_file_is_input_error(tmp_path):
     (tmp_path / "bad.wav").write_bytes(b"RIFF garbage")
     with pytest.raises(InputError, match=r"bad\.wav"):
         LogMelFeaturizer()(Record("a", "audio", str(tmp_path / "bad.wav"), "x"))
+
+
+@pytest.mark.parametrize("kind", ["logmel", "fbank"])
+def test_num_frames_predicts_feature_length(tmp_path, kind):
+    feat = LogMelFeaturizer(kind=kind, cmvn="none")
+    for i, seconds in enumerate((0.5, 1.2345, 2.0)):
+        path = tmp_path / f"{i}.wav"
+        sf.write(path, _speechlike(seconds, seed=i), 16000)
+        with_duration = Record(str(i), "audio", str(path), "x", duration=seconds)
+        without = Record(str(i), "audio", str(path), "x")
+        frames = feat(with_duration).shape[0]
+        assert feat.num_frames(with_duration) == frames == feat.num_frames(without)

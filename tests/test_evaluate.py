@@ -41,6 +41,11 @@ def test_greedy_evaluation_writes_report_and_lists_skipped(recognizer, tmp_path)
     assert len(summary["skipped"]) == 1 and "lost.bad" in summary["skipped"][0]
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["title"] == "synthetic" and report["extra"]["skipped"] == 1
+    assert (tmp_path / "report" / "posteriorgram.png").is_file()
+    rows = [json.loads(x) for x in (tmp_path / "report" / "hypotheses.jsonl").read_text()
+            .splitlines()]
+    assert [r["id"] for r in rows] == [r.id for r in records[:12]]
+    assert all(r["hyp"] == r["ref"] for r in rows)
 
 
 def test_custom_decoder_text_is_scored(recognizer, tmp_path):

@@ -64,8 +64,24 @@ def test_iter_log_probs_keeps_manifest_order_and_reports_unreadable(expdir):
     rec = Recognizer.load(expdir)
     records = synthetic_records(7, seed=5)
     records.insert(3, Record("broken", "audio", "gone.bad", "ab"))
-    out = list(rec.iter_log_probs(records, max_frames=60))
+    out = list(rec.iter_log_probs(records, max_frames=60, window=3))
     assert [r.id for r, _ in out] == [r.id for r in records if r.id != "broken"]
     assert len(rec.skipped) == 1 and "gone.bad" in rec.skipped[0]
     for record, lp in out:
         assert lp.shape == (-(-len(record.text) * 4 // 2), len(rec.tokenizer))
+
+
+def test_log_probs_rejects_features_of_the_wrong_size(expdir):
+    rec = Recognizer.load(expdir)
+    with pytest.raises(InputError, match=r"\(T, F\) with 8 bins, got shape \(10, 5\)"):
+        rec.log_probs([torch.zeros(10, 5)])
+
+
+def test_iter_batches_sorts_by_length_within_windows(expdir):
+    rec = Recognizer.load(expdir)
+    records = synthetic_records(9, seed=2, words_per_record=1) + synthetic_records(3, seed=4)
+    batches = list(rec.iter_batches(records, max_frames=10**6, window=100))
+    assert len(batches) == 1
+    lengths = batches[0][2].tolist()
+    assert lengths == sorted(lengths) and sorted(r.id for r in batches[0][0]) == sorted(
+        r.id for r in records)

@@ -28,6 +28,12 @@ def test_reverse_padded_reverses_each_sequence_by_its_length():
     assert torch.equal(reverse_padded(out, torch.tensor([4, 2])), x)
 
 
+def test_reverse_padded_gradient_is_the_reversed_gradient():
+    x = torch.randn(3, 5, 2, dtype=torch.double, requires_grad=True)
+    lengths = torch.tensor([5, 2, 3])
+    torch.autograd.gradcheck(lambda v: reverse_padded(v, lengths), (x,))
+
+
 @pytest.mark.parametrize("cell, proj", [("lstm", 0), ("lstm", 3), ("gru", 0), ("peephole", 2)])
 @pytest.mark.parametrize("bidirectional", [True, False])
 def test_encoder_is_padding_invariant(cell, proj, bidirectional):

@@ -70,8 +70,8 @@ def test_sampler_splits_global_batches_across_ranks():
     lengths = [10] * 9
     ranks = [list(BucketBatchSampler(lengths, 40, seed=0, rank=r, world=2)) for r in (0, 1)]
     assert len(ranks[0]) == len(ranks[1])
-    for b0, b1 in zip(*ranks):
-        assert b0 and b1  # every rank gets a share of every global batch
+    assert sorted(len(b0) + len(b1) for b0, b1 in zip(*ranks)) == [1, 4, 4]
+    assert sorted(len(b) for b in ranks[1]) == [0, 2, 2]  # rank 1 has no share of one batch
     seen = sorted(i for r in ranks for b in r for _, i in b)
     assert seen == list(range(9))
     resumed = list(BucketBatchSampler(lengths, 40, seed=0, rank=0, world=2, skip=1))
@@ -123,3 +123,19 @@ def test_example_config_loads():
 
     cfg = load_config(Path(ctc.train.__file__).parent / "example.yaml")
     assert cfg.model.hidden == 320 and cfg.optim.lr == 1e-3
+
+
+def test_data_check_keeps_validation_lines_with_unknown_characters():
+    from ctc.data.manifest import Record
+    from ctc.data.tokens import CharTokenizer
+    from ctc.train.prepare import prepare_examples
+    from ctc.train.synthetic import SyntheticFeaturizer
+
+    tok = CharTokenizer.build(["ab"])
+    records = [Record("u", "audio", "x", "abz"), Record("v", "audio", "y", "ab")]
+    featurizer = SyntheticFeaturizer(feature_dim=4)
+    kept, check = prepare_examples(records, tok, featurizer, lambda n: n)
+    assert [e.record.id for e in kept] == ["v"] and check.unknown_chars == ["u"]
+    kept, check = prepare_examples(records, tok, featurizer, lambda n: n, drop_infeasible=False)
+    assert [e.targets for e in kept] == [(1, 2), (1, 2)]
+    assert "1 kept: characters outside the vocabulary (e.g. u)" in check.summary("valid")

@@ -6,9 +6,10 @@ backward, on all available cores, of:
 * ``ctc``:   log_probs (T, N, C) leaf -> CTC loss (mean) -> backward   (ours vs torch's op);
 * ``fused``: logits leaf -> ours from logits, vs torch log_softmax + CTC -> backward.
 
-Each implementation runs in its own subprocess so that the peak resident memory it adds
-(``getrusage`` maxrss after the first call minus before it) is its own. Before timing, the main
-process checks that loss and gradient agree with torch (max abs difference printed).
+Each implementation runs in its own subprocess; its peak memory is the peak resident set size
+during its first forward+backward minus the resident size before it (Linux: the peak is reset
+through /proc/self/clear_refs; elsewhere getrusage's maxrss, which can hide it). Before timing,
+the main process checks that loss and gradient agree with torch (max abs difference printed).
 
     python tools/bench_ctc.py [--repeats 5] [--cases 0,1,2] [--threads N]
 """
@@ -58,12 +59,37 @@ def step(impl: str, mode: str, x: torch.Tensor, targets, il, tl) -> torch.Tensor
     return loss.detach(), x.grad
 
 
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # resets VmHWM to the current resident size
+        return True
+    except OSError:
+        return False
+
+
 def worker(impl: str, mode: str, case_index: int, repeats: int) -> dict:
     logits, targets, il, tl = make_inputs(CASES[case_index])
     x = logits.log_softmax(-1) if mode == "ctc" else logits
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    step(impl, mode, x, targets, il, tl)
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    if _reset_peak():
+        before = _status_kib("VmRSS")
+        step(impl, mode, x, targets, il, tl)
+        peak_kib = _status_kib("VmHWM") - before
+    else:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        step(impl, mode, x, targets, il, tl)
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -56,6 +56,23 @@ def time_training(model: nn.Module, loss_fn, batches, repeats: int) -> list[floa
     return rates
 
 
+def time_loss_only(model: nn.Module, impls: dict, batches, repeats: int) -> dict[str, float]:
+    """Median seconds per batch of the CTC loss's forward and backward alone, on the model's
+    own log-probabilities (computed once)."""
+    with torch.no_grad():
+        inputs = [(*model(x, lengths), targets, target_lengths)
+                  for x, lengths, targets, target_lengths in batches]
+    times: dict[str, list[float]] = {name: [] for name in impls}
+    for _ in range(repeats + 1):
+        for name, fn in impls.items():
+            start = time.perf_counter()
+            for log_probs, out_lengths, targets, target_lengths in inputs:
+                lp = log_probs.detach().requires_grad_()
+                fn(lp, targets, out_lengths, target_lengths).sum().backward()
+            times[name].append((time.perf_counter() - start) / len(inputs))
+    return {name: statistics.median(values[1:]) for name, values in times.items()}
+
+
 class PackedBiLSTM(nn.Module):
     """Reference encoder: bidirectional nn.LSTM over packed sequences (exact, usually slower)."""
 
@@ -117,7 +134,13 @@ def main(argv: list[str] | None = None) -> int:
               f"(median of {len(values)})")
     if "carousel" in rates:
         ratio = statistics.median(rates["carousel"]) / statistics.median(rates["torch"])
-        print(f"  ratio carousel/torch: {ratio:.2f}x")
+        print(f"  ratio carousel/torch: {ratio:.2f}x (whole training step)")
+    loss_only = time_loss_only(model, impls, batches, args.repeats)
+    for name, seconds in loss_only.items():
+        print(f"  CTC {name:<9} loss alone (forward + backward): {1000 * seconds:8.2f} ms/batch")
+    if "carousel" in loss_only:
+        print(f"  ratio torch/carousel time, loss alone: "
+              f"{loss_only['torch'] / loss_only['carousel']:.2f}x")
 
     if args.encoders:
         torch.manual_seed(0)

@@ -50,17 +50,19 @@ def bucket_batches(lengths: Sequence[int], max_frames: int, *, min_batch: int = 
 class BucketBatchSampler(torch.utils.data.Sampler):
     """Batch sampler over :func:`bucket_batches` for one epoch, split across data-parallel ranks.
 
-    Global batches are formed for ``max_frames`` over all ranks; rank ``r`` of ``world`` takes
-    items ``r, r + world, ...`` of each. Indices are yielded as ``(epoch, index)`` pairs so that
-    datasets can seed augmentation per item. ``skip`` batches are left out from the start (resume).
+    Global batches are formed for ``max_frames`` over all ranks, the same for any ``world``;
+    rank ``r`` of ``world`` takes items ``r, r + world, ...`` of each (possibly none: the
+    engine then joins the step with an empty share). Indices are yielded as ``(epoch, index)``
+    pairs so that datasets can seed augmentation per item. ``skip`` batches are left out from
+    the start (resume).
     """
 
     def __init__(self, lengths: Sequence[int], max_frames: int, *, shuffle: bool = True,
                  seed: int = 0, epoch: int = 0, rank: int = 0, world: int = 1,
                  skip: int = 0) -> None:
         self.rank, self.world, self.epoch, self.skip = rank, world, epoch, skip
-        self.global_batches = bucket_batches(lengths, max_frames, min_batch=world,
-                                             shuffle=shuffle, seed=seed, epoch=epoch)
+        self.global_batches = bucket_batches(lengths, max_frames, shuffle=shuffle, seed=seed,
+                                             epoch=epoch)
 
     def __len__(self) -> int:
         return max(0, len(self.global_batches) - self.skip)

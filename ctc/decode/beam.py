@@ -22,7 +22,7 @@ from typing import Any
 
 from ctc._ext import load_extension
 from ctc.decode._inputs import as_batch, as_single
-from ctc.decode.hypothesis import Hypothesis
+from ctc.decode.hypothesis import Hypothesis, WordSpan
 from ctc.decode.lm_loader import load_ngram_lm
 from ctc.decode.text import TokenText
 from ctc.errors import InputError
@@ -99,10 +99,10 @@ class BeamSearchDecoder:
 
     def _hypotheses(self, items: list[tuple]) -> list[Hypothesis]:
         out = []
-        for tokens, frames, score, acoustic, _lm, _words in items:
-            out.append(Hypothesis(tuple(tokens), tuple(frames), float(score),
-                                  self.text.text(tokens), self.text.words(tokens, frames),
-                                  float(score - acoustic)))
+        for tokens, frames, score, acoustic, _lm, words in items:
+            spans = tuple(WordSpan(*w) for w in words)
+            out.append(Hypothesis(tuple(tokens), tuple(frames), score,
+                                  " ".join(w[0] for w in words), spans, score - acoustic))
         return out
 
     def decode(self, log_probs: Any, length: int | None = None, nbest: int = 1

@@ -115,10 +115,11 @@ def ctc_costs(inputs: torch.Tensor, targets: torch.Tensor, input_lengths: Length
               target_lengths: Lengths, blank: int = 0, batch_first: bool = False,
               logits: bool = False, numerics: str = "auto",
               ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-    """Raw kernel call (no autograd): ``(costs (N,) float64, gradient or None, used_log (N,))``.
+    """Raw kernel call (no autograd): ``(costs (N,) float64, gradient or None, numerics (N,))``.
 
-    ``numerics="log"`` forces the exact log-space recursion; ``used_log`` tells which utterances
-    took it. For tests and benchmarks.
+    ``numerics="log"`` forces the exact log-space recursion. The returned uint8 ``numerics``
+    says what each utterance ended with: 0 block-scaled double, 1 log space (the CPU kernel
+    falls back to 1 when 0 detects underflow; CUDA always uses 1). For tests and benchmarks.
     """
     ext = load_extension()
     return ext.ctc_loss(inputs.detach(), targets, _as_lengths(input_lengths, "input_lengths"),
@@ -148,7 +149,10 @@ class _CTCLossFunction(torch.autograd.Function):
             loss = costs.sum()
         else:
             loss = costs
-        ctx.grad = grad
+        if grad is not None:
+            # saved (not a ctx attribute) so that autograd frees it after backward and a leaf
+            # input can take the returned tensor as its .grad without a copy
+            ctx.save_for_backward(grad)
         ctx.per_utterance = reduction == "none"
         ctx.batch_first = batch_first
         return loss
@@ -156,7 +160,7 @@ class _CTCLossFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        grad = ctx.grad
+        (grad,) = ctx.saved_tensors
         if ctx.per_utterance:
             shape = (-1, 1, 1) if ctx.batch_first else (1, -1, 1)
             grad = grad * grad_output.to(grad.dtype).reshape(shape)

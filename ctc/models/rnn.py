@@ -19,16 +19,43 @@ from torch import nn
 CELLS = ("lstm", "gru", "peephole")
 
 
-def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def reversal_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """Flat row index ``(N * T,)`` that reverses each sequence of an ``(N, T, D)`` batch within
+    its first ``lengths[n]`` frames and leaves positions ``t >= lengths[n]`` in place."""
+    n = lengths.shape[0]
+    t = torch.arange(steps, device=lengths.device).expand(n, steps)  # (N, T)
+    length = lengths[:, None]
+    index = torch.where(t < length, length - 1 - t, t)  # (N, T)
+    return (index + torch.arange(n, device=lengths.device)[:, None] * steps).reshape(-1)
+
+
+class _Reverse(torch.autograd.Function):
+    """Row permutation by ``reversal_index``; it is its own inverse, so the backward pass is
+    the same row selection (cheaper than the scatter-add a generic gather needs)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(index)
+        n, t, d = x.shape
+        return x.reshape(n * t, d).index_select(0, index).view(n, t, d)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (index,) = ctx.saved_tensors
+        n, t, d = grad.shape
+        return grad.reshape(n * t, d).index_select(0, index).view(n, t, d), None
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor,
+                   index: torch.Tensor | None = None) -> torch.Tensor:
     """Reverse each sequence of ``x`` ``(N, T, D)`` within its first ``lengths[n]`` frames.
 
     Positions ``t >= lengths[n]`` stay where they are, so applying it twice is the identity.
+    ``index`` (from :func:`reversal_index`) may be passed to reuse it across layers.
     """
-    n, t = x.shape[:2]
-    steps = torch.arange(t, device=x.device).expand(n, t)  # (N, T)
-    lengths = lengths.to(x.device)[:, None]
-    index = torch.where(steps < lengths, lengths - 1 - steps, steps)  # (N, T)
-    return x.gather(1, index[:, :, None].expand_as(x))
+    if index is None:
+        index = reversal_index(lengths.to(x.device), x.shape[1])
+    return _Reverse.apply(x, index)
 
 
 class PeepholeLSTM(nn.Module):
@@ -142,12 +169,15 @@ class RNNEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        lengths = lengths.to(x.device)
+        index = reversal_index(lengths, x.shape[1]) if self.backward_layers is not None else None
         for i, fwd in enumerate(self.forward_layers):
             if i > 0:
                 x = self.dropout(x)
             out = fwd(x)  # (N, T, P or H)
             if self.backward_layers is not None:
-                back = reverse_padded(self.backward_layers[i](reverse_padded(x, lengths)), lengths)
+                back = self.backward_layers[i](reverse_padded(x, lengths, index))
+                back = reverse_padded(back, lengths, index)
                 out = torch.cat([out, back], dim=-1)  # (N, T, 2 (P or H))
             x = out
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]

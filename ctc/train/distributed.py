@@ -67,11 +67,24 @@ def broadcast_object(obj, info: DistInfo):
     return box[0]
 
 
+def gather_objects(obj, info: DistInfo) -> list:
+    """``[obj of rank 0, obj of rank 1, ...]`` on every rank."""
+    if info.world <= 1:
+        return [obj]
+    out = [None] * info.world
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def barrier(info: DistInfo) -> None:
     if info.world > 1:
         dist.barrier()
 
 
-def teardown(info: DistInfo) -> None:
+def teardown(info: DistInfo, synchronize: bool = True) -> None:
+    """Leave the process group we created; first wait for every process when ``synchronize``
+    (a process leaving while another still talks to it can abort the run under gloo)."""
     if info.owns_group and dist.is_initialized():
+        if synchronize:
+            dist.barrier()
         dist.destroy_process_group()

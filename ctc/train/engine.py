@@ -25,6 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ctc.data.batching import Batch, BucketBatchSampler, PadCollate, bucket_batches
 from ctc.data.manifest import Record
+from ctc.data.tokens import tokenizer_from_dict
 from ctc.decode.greedy import greedy_decode
 from ctc.errors import CarouselError
 from ctc.frontend import Featurizer
@@ -40,6 +41,7 @@ from ctc.train.distributed import (
     all_reduce_sum,
     barrier,
     broadcast_object,
+    gather_objects,
     setup_distributed,
     teardown,
 )
@@ -103,6 +105,9 @@ class Trainer:
         if loop.best_metric not in ("cer", "wer", "loss"):
             raise CarouselError(f"train.best_metric must be cer, wer or loss, "
                                 f"got {loop.best_metric!r}")
+        if loop.loss_norm not in ("utterance", "token"):
+            raise CarouselError(f"train.loss_norm must be utterance or token, "
+                                f"got {loop.loss_norm!r}")
         if loop.precision != "fp32" and info.device.type != "cuda":
             _say(f"note: train.precision={loop.precision} needs a GPU; training in fp32", info)
         self.precision = loop.precision if info.device.type == "cuda" else "fp32"
@@ -111,8 +116,8 @@ class Trainer:
             torch.set_num_threads(loop.threads)
         seed_everything(loop.seed)
 
-        self.tokenizer = tokenizer or build_tokenizer(config.tokenizer,
-                                                      [r.text for r in train_records])
+        self.tokenizer = tokenizer or self._resumed_tokenizer(out_dir, resume) or \
+            build_tokenizer(config.tokenizer, [r.text for r in train_records])
         self.config = self._resolve_model_config(config, featurizer)
         self.model: CTCModel = build_model(self.config.model, len(self.tokenizer)).to(info.device)
 
@@ -134,8 +139,7 @@ class Trainer:
                                            seed=loop.seed)
         self.valid_set = FeaturizedDataset(self.valid_examples, featurizer, train=False)
         self.train_lengths = [ex.frames for ex in self.train_examples]
-        batches = len(bucket_batches(self.train_lengths, config.data.max_frames,
-                                     min_batch=info.world))
+        batches = len(bucket_batches(self.train_lengths, config.data.max_frames))
         self.batches_per_epoch = batches
         steps_per_epoch = math.ceil(batches / loop.accum_steps)
         self.total_steps = loop.max_steps or steps_per_epoch * loop.epochs
@@ -170,6 +174,14 @@ class Trainer:
                               self.out_dir / "tensorboard" if info.is_main else None)
 
     @staticmethod
+    def _resumed_tokenizer(out_dir: Path, resume: bool):
+        """The tokenizer of the run being resumed, if any (never rebuilt from the texts)."""
+        path = Path(out_dir) / ckpt.LAST
+        if not (resume and path.is_file()):
+            return None
+        return tokenizer_from_dict(ckpt.load_checkpoint(path)["tokenizer"])
+
+    @staticmethod
     def _resolve_model_config(config: TrainConfig, featurizer: Featurizer) -> TrainConfig:
         model = config.model
         expected = FRONTEND_FOR_MODALITY.get(featurizer.modality)
@@ -192,12 +204,14 @@ class Trainer:
                 "metrics": metrics or {}, "config": self.config.to_dict()}
 
     def save_last(self) -> None:
+        """Write the resume state (collective: every process calls it at the same step)."""
+        rng = gather_objects(_rng_state(), self.info)  # one state per process
         if not self.info.is_main:
             return
         state = self._model_state(self.last_valid)
         state.update(optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
                      scaler=self.scaler.state_dict() if self.scaler else None,
-                     rng=_rng_state(), batch_in_epoch=self.batch_in_epoch,
+                     rng=rng, batch_in_epoch=self.batch_in_epoch,
                      epoch_loss=list(self.epoch_loss), scores=[list(s) for s in self.scores],
                      counters=dict(self.counters))
         ckpt.save_checkpoint(state, self.out_dir / ckpt.LAST)
@@ -206,7 +220,7 @@ class Trainer:
         path = self.out_dir / ckpt.LAST
         if not path.is_file():
             return False
-        state = ckpt.load_checkpoint(path, map_location=self.info.device)
+        state = ckpt.load_checkpoint(path)  # on CPU: RNG states must be; the rest is copied
         if state["vocab_size"] != len(self.tokenizer):
             raise CarouselError(f"{path}: vocabulary of {state['vocab_size']} tokens, but this "
                                 f"run's tokenizer has {len(self.tokenizer)}")
@@ -215,8 +229,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        _set_rng_state({k: (v.cpu() if torch.is_tensor(v) else v)
-                        for k, v in state["rng"].items()})
+        _set_rng_state(state["rng"][self.info.rank if self.info.rank < len(state["rng"]) else 0])
         self.step, self.epoch = state["step"], state["epoch"]
         self.batch_in_epoch = state["batch_in_epoch"]
         self.epoch_loss = list(state["epoch_loss"])
@@ -341,13 +354,16 @@ class Trainer:
 
     @torch.no_grad()
     def validate(self) -> dict[str, Any]:
-        """Greedy-decode the validation set: loss (feasible utterances), CER, WER."""
+        """Greedy-decode the validation set: loss (feasible utterances), CER, WER.
+
+        Collective: each process decodes every ``world``-th batch; all get the same metrics.
+        """
         if not self.valid_examples:
             return {}
-        data = self.config.data
+        data, info = self.config.data, self.info
         max_frames = data.valid_max_frames or data.max_frames
         lengths = [ex.frames for ex in self.valid_examples]
-        batches = bucket_batches(lengths, max_frames)
+        batches = bucket_batches(lengths, max_frames)[info.rank::info.world]
         loader = torch.utils.data.DataLoader(
             self.valid_set, batch_sampler=batches, num_workers=data.num_workers,
             collate_fn=PadCollate(self.featurizer.modality))
@@ -375,6 +391,13 @@ class Trainer:
                     hyps.append(self.tokenizer.decode(hyp.tokens))
         finally:
             self.model.train()
+        if info.world > 1:
+            parts = gather_objects((refs, hyps, loss_sum, loss_count, unreadable), info)
+            refs = [r for p in parts for r in p[0]]
+            hyps = [h for p in parts for h in p[1]]
+            loss_sum = sum(p[2] for p in parts)
+            loss_count = sum(p[3] for p in parts)
+            unreadable = sum(p[4] for p in parts)
         return {"loss": loss_sum / max(1, loss_count),
                 "cer": count_errors(refs, hyps, "char").rate,
                 "wer": count_errors(refs, hyps, "word").rate,
@@ -384,9 +407,6 @@ class Trainer:
 
     def run(self) -> dict[str, Any]:
         info, loop = self.info, self.config.train
-        if not self.resume and (self.out_dir / ckpt.LAST).is_file():
-            raise CarouselError(f"{self.out_dir} already holds a training run ({ckpt.LAST}); "
-                                "resume it or choose another output directory")
         if info.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(self.config, self.out_dir / "config.yaml")
@@ -401,18 +421,17 @@ class Trainer:
         done = self.step >= self.total_steps or self.epoch >= loop.epochs
         while not done:
             self._train_epoch()
-            metrics = self.validate() if info.is_main else {}
-            metrics = broadcast_object(metrics, info)
-            self.last_valid = metrics
             train_loss = self.epoch_loss[0] / max(1, self.epoch_loss[1])
-            row = {"kind": "valid", "epoch": self.epoch + 1, "step": self.step,
-                   "train_loss": train_loss, **metrics}
+            metrics = {**self.validate(), "train_loss": train_loss}
+            self.last_valid = metrics
+            row = {"kind": "valid", "epoch": self.epoch + 1, "step": self.step, **metrics}
             if info.is_main:
                 self.log.write(row)
-                cer, wer = metrics.get("cer", math.nan), metrics.get("wer", math.nan)
-                _say(f"epoch {self.epoch + 1}: train loss {train_loss:.3f}, valid loss "
-                     f"{metrics.get('loss', math.nan):.3f}, CER {100 * cer:.2f}%, "
-                     f"WER {100 * wer:.2f}%", info)
+                line = f"epoch {self.epoch + 1}: train loss {train_loss:.3f}"
+                if "cer" in metrics:
+                    line += (f", valid loss {metrics['loss']:.3f}, CER {100 * metrics['cer']:.2f}%"
+                             f", WER {100 * metrics['wer']:.2f}%")
+                _say(line, info)
             self.save_epoch(metrics)
             self.epoch += 1
             self.batch_in_epoch = 0
@@ -441,40 +460,60 @@ class Trainer:
                        dynamic_ncols=True, leave=False)
         frames, started, window_loss = 0, time.perf_counter(), [0.0, 0]
         micro = pending = 0
-        for batch in loader:
-            self.batch_in_epoch += 1
-            micro += 1
-            pending += 1
-            last = self.batch_in_epoch == self.batches_per_epoch
-            sync = micro % loop.accum_steps == 0 or last
-            loss_sum, count = self.train_batch(batch, sync)
-            self.epoch_loss[0] += loss_sum
-            self.epoch_loss[1] += count
-            window_loss[0] += loss_sum
-            window_loss[1] += count
-            frames += batch.frames * info.world
-            if not sync:
-                continue
-            norm = self.optimizer_step()
-            micro = 0
-            elapsed = max(1e-9, time.perf_counter() - started)
-            mean_loss = window_loss[0] / max(1, window_loss[1])
+        boundary = (self.batch_in_epoch, list(self.epoch_loss))  # at the last optimiser step
+        try:
+            for batch in loader:
+                self.batch_in_epoch += 1
+                micro += 1
+                pending += 1
+                last = self.batch_in_epoch == self.batches_per_epoch
+                sync = micro % loop.accum_steps == 0 or last
+                loss_sum, count = self.train_batch(batch, sync)
+                self.epoch_loss[0] += loss_sum
+                self.epoch_loss[1] += count
+                window_loss[0] += loss_sum
+                window_loss[1] += count
+                frames += batch.frames * info.world
+                if not sync:
+                    continue
+                norm = self.optimizer_step()
+                micro = 0
+                boundary = (self.batch_in_epoch, list(self.epoch_loss))
+                elapsed = max(1e-9, time.perf_counter() - started)
+                mean_loss = window_loss[0] / max(1, window_loss[1])
+                if bar is not None:
+                    bar.set_postfix(loss=f"{mean_loss:.3f}", fps=f"{frames / elapsed:.0f}",
+                                    refresh=False)
+                    bar.update(pending)
+                    pending = 0
+                if info.is_main and self.step % max(1, loop.log_every) == 0:
+                    self.log.write({"kind": "train", "epoch": self.epoch + 1, "step": self.step,
+                                    "loss": mean_loss, "lr": self.scheduler.get_last_lr()[0],
+                                    "grad_norm": norm, "frames_per_s": frames / elapsed})
+                    window_loss = [0.0, 0]
+                if loop.checkpoint_every and self.step % loop.checkpoint_every == 0 and not last:
+                    self.save_last()
+                if self.step >= self.total_steps:
+                    break
+        except KeyboardInterrupt:
             if bar is not None:
-                bar.set_postfix(loss=f"{mean_loss:.3f}", fps=f"{frames / elapsed:.0f}",
-                                refresh=False)
-                bar.update(pending)
-                pending = 0
-            if info.is_main and self.step % max(1, loop.log_every) == 0:
-                self.log.write({"kind": "train", "epoch": self.epoch + 1, "step": self.step,
-                                "loss": mean_loss, "lr": self.scheduler.get_last_lr()[0],
-                                "grad_norm": norm, "frames_per_s": frames / elapsed})
-                window_loss = [0.0, 0]
-            if loop.checkpoint_every and self.step % loop.checkpoint_every == 0 and not last:
-                self.save_last()
-            if self.step >= self.total_steps:
-                break
+                bar.close()
+            self._save_interrupted(*boundary)
+            raise
         if bar is not None:
             bar.close()
+
+    def _save_interrupted(self, batch_in_epoch: int, epoch_loss: list) -> None:
+        """After Ctrl-C in a single-process run: save the state of the last optimiser step
+        (micro-batches since then are dropped) so that ``resume`` goes on from there. Dropout
+        masks after the resume differ from those an uninterrupted run would have drawn."""
+        if self.info.world > 1:
+            return
+        self.batch_in_epoch, self.epoch_loss = batch_in_epoch, epoch_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        self.save_last()
+        _say(f"interrupted: the state at step {self.step} is saved in "
+             f"{self.out_dir / ckpt.LAST}; resume to go on", self.info)
 
     def _finish(self) -> dict[str, Any]:
         info = self.info
@@ -504,11 +543,18 @@ def run_training(config: TrainConfig, featurizer: Featurizer, train_records: lis
     ``out_dir``. Under ``torchrun`` it trains data-parallel. ``tokenizer`` (optional) replaces
     the one built from the training texts. Returns the final metrics (same on every process).
     """
+    out_dir = Path(out_dir)
+    if not resume and (out_dir / ckpt.LAST).is_file():
+        raise CarouselError(f"{out_dir} already holds a training run ({ckpt.LAST}); resume it "
+                            "or choose another output directory")
     info = setup_distributed(config.train.device)
     try:
-        trainer = Trainer(config, featurizer, train_records, valid_records, Path(out_dir),
-                          resume, tokenizer, info)
-        return trainer.run()
-    finally:
-        teardown(info)
+        trainer = Trainer(config, featurizer, train_records, valid_records, out_dir, resume,
+                          tokenizer, info)
+        result = trainer.run()
+    except BaseException:
+        teardown(info, synchronize=False)
+        raise
+    teardown(info)
+    return result
 

@@ -63,7 +63,7 @@ def plot_curves(rows: list[dict[str, Any]], path: Path) -> bool:
     except ImportError:
         return False
     train = [r for r in rows if r.get("kind") == "train" and math.isfinite(r.get("loss", math.nan))]
-    valid = [r for r in rows if r.get("kind") == "valid"]
+    valid = [r for r in rows if r.get("kind") == "valid" and "cer" in r]
     fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
     if train:
         ax_loss.plot([r["step"] for r in train], [r["loss"] for r in train], label="train")

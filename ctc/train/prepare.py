@@ -46,18 +46,20 @@ class DataCheck:
     """What the check kept and left out, with a few ids of each kind left out."""
 
     kept: int = 0
+    lenient: bool = False  # validation: infeasible / unknown-character utterances are kept
     unknown_chars: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     infeasible: list[str] = field(default_factory=list)
 
     def summary(self, name: str) -> str:
         parts = [f"{name}: {self.kept} utterances kept"]
-        for label, ids in (("infeasible for CTC (too short for their labels)", self.infeasible),
-                           ("with characters outside the vocabulary", self.unknown_chars),
-                           ("unreadable", self.unreadable)):
+        for label, ids in (("CTC-infeasible, input too short for the labels", self.infeasible),
+                           ("characters outside the vocabulary", self.unknown_chars),
+                           ("unreadable input", self.unreadable)):
             if ids:
                 shown = ", ".join(ids[:SHOW_IDS]) + (", ..." if len(ids) > SHOW_IDS else "")
-                parts.append(f"{len(ids)} skipped as {label} (e.g. {shown})")
+                verb = "kept" if self.lenient and ids is not self.unreadable else "skipped"
+                parts.append(f"{len(ids)} {verb}: {label} (e.g. {shown})")
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
@@ -75,15 +77,20 @@ def prepare_examples(records: Sequence[Record], tokenizer, featurizer: Featurize
 
     Inputs whose length cannot be estimated from the manifest are featurized once to measure
     them (those that fail are reported unreadable). With ``drop_infeasible=False`` (validation)
-    infeasible utterances are kept but still counted.
+    infeasible utterances and those with characters outside the vocabulary are kept (their
+    targets leave those characters out; scoring uses the full text) but still counted.
     """
-    check = DataCheck()
+    check = DataCheck(lenient=not drop_infeasible)
     encoded: list[tuple[Record, tuple[int, ...], int | None]] = []
     for record in records:
-        if tokenizer.unknown(record.text):
+        text = record.text
+        unknown = tokenizer.unknown(text)
+        if unknown:
             check.unknown_chars.append(record.id)
-            continue
-        encoded.append((record, tuple(tokenizer.encode(record.text)),
+            if drop_infeasible:
+                continue
+            text = "".join(ch for ch in text if ch not in unknown)
+        encoded.append((record, tuple(tokenizer.encode(text)),
                         estimate_frames(featurizer, record)))
     unknown = [i for i, (_, _, frames) in enumerate(encoded) if frames is None]
     if unknown:

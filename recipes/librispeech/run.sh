@@ -10,7 +10,8 @@
 #   1  prepare JSONL manifests (asr prepare librispeech)
 #   2  build the word n-gram LM from LM_TEXT (ctc lm build; skipped when LM_TEXT is empty)
 #   3  train (asr train)
-#   4  evaluate each test subset, greedy and with the LM (asr evaluate)
+#   4  tune the LM weights on the dev subset (ctc tune-lm; TUNE_LM=1), then evaluate each test
+#      subset greedy and with the LM (asr evaluate)
 #   5  collect the reports into EXP/RESULTS.md
 # Each finished stage leaves EXP/.done/stageN, so a rerun skips it (delete it, or pass
 # --force, to redo). Every variable below can be set from the environment.
@@ -28,6 +29,8 @@ if [ "$CORPUS" = synth ]; then
   TEST_SUBSETS="${TEST_SUBSETS:-dev-espeak test-espeak}"
   LM_TEXT="${LM_TEXT-$CORPUS_ROOT/LibriSpeech/lm-text.txt}"
   EXP="${EXP:-exp/librispeech-mini}"
+  ALPHA="${ALPHA:-0.25}"                         # tuned on dev-espeak (3-gram, beam 32)
+  BETA="${BETA:-1.5}"
 else
   CORPUS_ROOT="${CORPUS_ROOT:?set CORPUS_ROOT to the folder holding LibriSpeech/}"
   TRAIN_SUBSETS="${TRAIN_SUBSETS:-train-clean-100 train-clean-360 train-other-500}"
@@ -47,6 +50,9 @@ DECODER="${DECODER:-ours}"                     # ours | pyctcdecode | flashlight
 ALPHA="${ALPHA:-0.5}"
 BETA="${BETA:-1.0}"
 BEAM="${BEAM:-32}"
+TUNE_LM="${TUNE_LM:-1}"                        # 1: tune ALPHA/BETA on DEV_SUBSET (ctc tune-lm)
+ALPHA_GRID="${ALPHA_GRID:-0.15 0.25 0.4 0.6}"
+BETA_GRID="${BETA_GRID:-0.5 1.0 1.5 2.5}"
 DEVICE="${DEVICE:-cpu}"                        # evaluation device; training: train.device
 TRAIN_ARGS="${TRAIN_ARGS:-}"                   # extra asr train options, e.g. "--set optim.lr=1e-3"
 if [ -z "${PYTHON:-}" ]; then
@@ -123,6 +129,16 @@ if want 3 "train with $CONFIG into $EXP"; then
 fi
 
 if want 4 "evaluate on $TEST_SUBSETS"; then
+  if [ -f "$LM" ] && [ "$TUNE_LM" = 1 ]; then
+    # LM weight and word bonus: grid search on the dev set, written beside the model
+    $ASR evaluate --model "$EXP" --manifest "$MANIFESTS/$DEV_SUBSET.jsonl" --device "$DEVICE" \
+      --report "$EXP/tune/$DEV_SUBSET-greedy" --dump-posteriors "$EXP/tune/posteriors.pt"
+    $CTC tune-lm --posteriors "$EXP/tune/posteriors.pt" --lm "$LM" --decoder "$DECODER" \
+      --beam-size "$BEAM" --alpha-grid $ALPHA_GRID --beta-grid $BETA_GRID --out "$EXP/lm_tuned.json"
+    read -r ALPHA BETA < <($PYTHON -c 'import json, sys; t = json.load(open(sys.argv[1]))
+print(t["alpha"], t["beta"])' "$EXP/lm_tuned.json")
+    log "stage 4: tuned on $DEV_SUBSET: alpha=$ALPHA beta=$BETA"
+  fi
   for s in $TEST_SUBSETS; do
     $ASR evaluate --model "$EXP" --manifest "$MANIFESTS/$s.jsonl" --device "$DEVICE" \
       --report "$EXP/decode/$s-greedy"

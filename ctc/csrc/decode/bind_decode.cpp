@@ -25,8 +25,12 @@ using decode::PrefixBeamSearch;
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using LongArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
 
-py::tuple to_python(const DecodeResult& r) {
-  return py::make_tuple(r.tokens, r.frames, r.score, r.acoustic, r.lm, r.words);
+// (tokens, frames, score, acoustic, lm, words) with words a list of (word, start, end).
+py::tuple to_python(const PrefixBeamSearch& search, const DecodeResult& r) {
+  py::list words;
+  for (const auto& w : search.words(r.tokens, r.frames))
+    words.append(py::make_tuple(py::str(w.word), w.start, w.end));
+  return py::make_tuple(r.tokens, r.frames, r.score, r.acoustic, r.lm, words);
 }
 
 void check_lengths(const LongArray& lengths, int batch, int time) {
@@ -108,7 +112,7 @@ void bind_decode(py::module_& m) {
             py::list out;
             for (const auto& hyps : results) {
               py::list items;
-              for (const auto& r : hyps) items.append(to_python(r));
+              for (const auto& r : hyps) items.append(to_python(self, r));
               out.append(items);
             }
             return out;
@@ -116,7 +120,7 @@ void bind_decode(py::module_& m) {
           py::arg("log_probs"), py::arg("lengths"), py::arg("nbest") = 1,
           py::arg("num_threads") = 0,
           "(batch, time, vocab) float32 log-probs -> per item a list of (tokens, frames, score, "
-          "acoustic, lm, words)");
+          "acoustic, lm, [(word, start, end)])");
 
   m.def(
       "greedy_batch",

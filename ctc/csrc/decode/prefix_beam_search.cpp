@@ -309,6 +309,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
   root.pb = 0.0f;
   ws.nodes.push_back(root);
   ws.beams.assign(1, 0);
+  float best_score = 0.0f;  // of the beams entering the frame (NaN: to be recomputed)
 
   for (int t = 0; t < time; ++t) {
     const float* row = log_probs + static_cast<int64_t>(t) * vocab;
@@ -320,6 +321,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
         n.pb = log_add(n.pb, n.pnb) + lb;
         n.pnb = stay;
       }
+      best_score = std::nanf("");
       continue;
     }
     // tokens tried this frame: above the threshold, at most top_k, always the best non-blank
@@ -344,10 +346,12 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
     std::sort(ws.candidates.begin(), ws.candidates.end(), [](const auto& a, const auto& b) {
       return a.first > b.first || (a.first == b.first && a.second < b.second);
     });
-    float best_score = kNegInf;
-    for (int32_t b : ws.beams) {
-      const Node& n = ws.nodes[b];
-      best_score = std::max(best_score, log_add(n.pb, n.pnb) + n.base + n.heur);
+    if (std::isnan(best_score)) {  // stale after skipped frames
+      best_score = kNegInf;
+      for (int32_t b : ws.beams) {
+        const Node& n = ws.nodes[b];
+        best_score = std::max(best_score, log_add(n.pb, n.pnb) + n.base + n.heur);
+      }
     }
     const float cutoff = best_score + std::max(lb, row[best]) + o.beam_prune_logp;
 
@@ -394,6 +398,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
     float top = kNegInf;
     for (const Ranked& r : ws.ranked) top = std::max(top, r.score);
     const float floor = top + o.beam_prune_logp;
+    best_score = top;
     ws.beams.clear();
     for (const Ranked& r : ws.ranked) {
       if (r.score < floor || (r.score == kNegInf && !ws.beams.empty())) continue;
@@ -445,6 +450,26 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
     r.words = f.words;
     out.push_back(std::move(r));
   }
+  return out;
+}
+
+std::vector<PrefixBeamSearch::WordSpan> PrefixBeamSearch::words(
+    const std::vector<int32_t>& tokens, const std::vector<int32_t>& frames) const {
+  std::vector<WordSpan> out;
+  WordSpan current{"", 0, 0};
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    const int32_t token = tokens[i];
+    if (boundary_[token] && !current.word.empty()) {
+      out.push_back(std::move(current));
+      current = WordSpan{"", 0, 0};
+    }
+    const std::string& content = content_[token];
+    if (content.empty()) continue;
+    if (current.word.empty()) current.start = frames[i];
+    current.word += content;
+    current.end = frames[i] + 1;
+  }
+  if (!current.word.empty()) out.push_back(std::move(current));
   return out;
 }
 

@@ -62,6 +62,13 @@ class PrefixBeamSearch {
   std::vector<std::vector<DecodeResult>> decode_batch(const float* log_probs, int batch, int time,
                                                       int vocab, const int64_t* lengths,
                                                       int nbest, int num_threads) const;
+  // The words of a decoded token sequence with [first frame, last frame + 1) spans.
+  struct WordSpan {
+    std::string word;
+    int32_t start, end;
+  };
+  std::vector<WordSpan> words(const std::vector<int32_t>& tokens,
+                              const std::vector<int32_t>& frames) const;
   const DecoderOptions& options() const { return options_; }
   int lexicon_size() const { return lexicon_words_; }
 

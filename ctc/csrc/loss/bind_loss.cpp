@@ -4,11 +4,15 @@
 
 #include <string>
 
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
+
 #include "../bindings.h"
 #include "ctc_loss.h"
 
 #ifdef WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 #endif
 
@@ -60,6 +64,20 @@ std::vector<int64_t> check_targets(const torch::Tensor& targets, const int64_t* 
   return offsets;
 }
 
+// Large CPU buffers are written once, by the kernel: ask for transparent huge pages so that
+// first touch costs one fault per 2 MiB rather than per 4 KiB (a hint; ignored where off).
+void advise_huge_pages(const torch::Tensor& tensor) {
+#ifdef __linux__
+  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
+  const auto start = reinterpret_cast<uintptr_t>(tensor.data_ptr());
+  const uintptr_t begin = (start + kHuge - 1) & ~(kHuge - 1);
+  const uintptr_t end = (start + tensor.nbytes()) & ~(kHuge - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+#else
+  (void)tensor;
+#endif
+}
+
 torch::Tensor int64_lengths(const torch::Tensor& lengths, int64_t batch, const char* name) {
   if (lengths.dim() != 1 || lengths.size(0) != batch) {
     fail(std::string("ctc_loss: ") + name + " must have shape (batch,) = (" +
@@ -71,7 +89,8 @@ torch::Tensor int64_lengths(const torch::Tensor& lengths, int64_t batch, const c
   return lengths.to(torch::kCPU, torch::kInt64).contiguous();
 }
 
-// Returns (costs float64 (N,), gradient or None, used_log uint8 (N,)).
+// Returns (costs float64 (N,), gradient or None, numerics_used uint8 (N,): 0 block-scaled
+// double, 1 log space; always 1 on CUDA).
 py::tuple ctc_loss(torch::Tensor inputs, torch::Tensor targets, torch::Tensor input_lengths,
                    torch::Tensor target_lengths, int64_t blank, bool batch_first, bool logits,
                    c10::optional<torch::Tensor> grad_weights, bool want_grad, int numerics) {
@@ -115,7 +134,7 @@ py::tuple ctc_loss(torch::Tensor inputs, torch::Tensor targets, torch::Tensor in
   const auto device = inputs.device();
   auto f64 = torch::TensorOptions().dtype(torch::kDouble).device(device);
   torch::Tensor costs = torch::empty({batch}, f64);
-  torch::Tensor used_log = torch::zeros({batch}, torch::kUInt8);
+  torch::Tensor numerics_used = torch::full({batch}, device.is_cpu() ? 0 : 1, torch::kUInt8);
   torch::Tensor grad;
   if (want_grad) grad = torch::empty_like(inputs, at::MemoryFormat::Preserve);
   torch::Tensor weights;
@@ -136,13 +155,15 @@ py::tuple ctc_loss(torch::Tensor inputs, torch::Tensor targets, torch::Tensor in
   problem.blank = blank;
   problem.logits = logits;
   problem.numerics = numerics == 1 ? ctc::Numerics::kLog : ctc::Numerics::kAuto;
-  if (batch == 0) return py::make_tuple(costs, want_grad ? py::cast(grad) : py::none(), used_log);
+  if (batch == 0) return py::make_tuple(costs, want_grad ? py::cast(grad) : py::none(), numerics_used);
 
   if (device.is_cpu()) {
     const int threads = std::max(1, std::min<int>(at::get_num_threads(), static_cast<int>(batch)));
     torch::Tensor workspace = torch::empty(
         {static_cast<int64_t>(ctc::workspace_size(frames, max_target, num_classes, threads))},
         torch::kUInt8);
+    advise_huge_pages(workspace);
+    if (want_grad) advise_huge_pages(grad);
     AT_DISPATCH_FLOATING_TYPES(inputs.scalar_type(), "ctc_loss_cpu", [&] {
       AT_DISPATCH_INDEX_TYPES(host_targets.scalar_type(), "ctc_loss_cpu", [&] {
         py::gil_scoped_release no_gil;
@@ -150,11 +171,11 @@ py::tuple ctc_loss(torch::Tensor inputs, torch::Tensor targets, torch::Tensor in
             problem, inputs.data_ptr<scalar_t>(), host_targets.data_ptr<index_t>(),
             offsets.data(), il.data_ptr<int64_t>(), tl.data_ptr<int64_t>(),
             weights.defined() ? weights.data_ptr<double>() : nullptr, costs.data_ptr<double>(),
-            want_grad ? grad.data_ptr<scalar_t>() : nullptr, used_log.data_ptr<uint8_t>(),
+            want_grad ? grad.data_ptr<scalar_t>() : nullptr, numerics_used.data_ptr<uint8_t>(),
             workspace.data_ptr(), threads);
       });
     });
-    return py::make_tuple(costs, want_grad ? py::cast(grad) : py::none(), used_log);
+    return py::make_tuple(costs, want_grad ? py::cast(grad) : py::none(), numerics_used);
   }
 #ifdef WITH_CUDA
   if (device.is_cuda()) {
@@ -174,11 +195,11 @@ py::tuple ctc_loss(torch::Tensor inputs, torch::Tensor targets, torch::Tensor in
             d_offsets.data_ptr<int64_t>(), d_il.data_ptr<int64_t>(), d_tl.data_ptr<int64_t>(),
             weights.defined() ? weights.data_ptr<double>() : nullptr, costs.data_ptr<double>(),
             want_grad ? grad.data_ptr<scalar_t>() : nullptr, workspace.data_ptr(),
-            at::cuda::getCurrentCUDAStream().stream());
+            c10::cuda::getCurrentCUDAStream().stream());
       });
     });
     TORCH_CHECK(status == 0, "ctc_loss: CUDA kernel failed with error ", status);
-    return py::make_tuple(costs, want_grad ? py::cast(grad) : py::none(), used_log);
+    return py::make_tuple(costs, want_grad ? py::cast(grad) : py::none(), numerics_used);
   }
 #endif
   fail("ctc_loss: unsupported device " + device.str());
@@ -192,7 +213,7 @@ void bind_loss(pybind11::module_& m) {
         py::arg("grad_weights"), py::arg("want_grad"), py::arg("numerics"),
         "CTC negative log-likelihood per utterance (float64) and, if want_grad, its gradient "
         "w.r.t. the inputs (exact d loss / d log_probs, or softmax - occupancy for logits), "
-        "scaled per utterance by grad_weights. Returns (costs, grad or None, used_log).");
+        "scaled per utterance by grad_weights. Returns (costs, grad or None, numerics_used: 0 scaled, 1 log).");
 }
 
 }  // namespace carousel

@@ -14,13 +14,16 @@
 //   logits input:    y are raw logits normalised by log_softmax inside the kernel and
 //                    d(-log p) / d y[t, k] = softmax(y_t)_k - gamma_t(k).
 //
-// Two numerics, chosen per utterance:
-//   scaled: probabilities rescaled per frame (Graves eq. 9-10 style: emissions divided by their
-//           largest value over the utterance's label set, alpha and beta renormalised to sum 1 per
-//           frame), three multiply-adds per cell, vectorised over s. Underflow is detected:
-//           a frame sum that becomes (nearly) zero, or a frame t whose sum_s alpha_t beta_t
-//           disagrees with the forward likelihood, sends the utterance to the log-space path.
+// Two numerics on the CPU, chosen per utterance:
+//   scaled: probabilities, emissions divided by their largest value over the utterance's label
+//           set at each frame, alpha and beta stored as double mantissas with one power-of-two
+//           exponent per block of 32 states and frame (block floating point, in the spirit of
+//           Graves 2006 eq. 9-10 scaling but with a far wider range): three multiply-adds per
+//           cell, vectorised over s. At every frame sum_s alpha_t(s) beta_t(s) must equal the
+//           forward likelihood; a frame where it does not (beyond rounding) lost mass to
+//           underflow (e.g. emission log-probs near -1000), and the utterance is recomputed in
 //   log:    the exact log-space recursion with an -inf-safe three-term logsumexp.
+// The CUDA kernel uses the log-space recursion only.
 // Memory belongs to the caller: workspace_size() gives the bytes, and the same Layout is used
 // by the kernels to carve it.
 #pragma once
@@ -58,20 +61,20 @@ struct Problem {
 struct Layout {
   int64_t row = 0;       // doubles per padded state row: states s live at [2, 2 + L)
   size_t emit = 0;       // T x row  doubles: emissions (scaled or log)
-  // alpha, beta, temp, occ hold doubles or (CPU, wide-range retry) 16-byte long doubles
-  size_t alpha = 0;      // T x row  reals
-  size_t beta = 0;       // row      reals: beta_t
-  size_t temp = 0;       // row      reals: emission * beta_t
-  size_t occ = 0;        // row      reals: alpha_t * beta_t
+  size_t alpha = 0;      // T x row  doubles
+  size_t beta = 0;       // row      doubles: beta_t
+  size_t temp = 0;       // row      doubles: emission * beta_t
+  size_t occ = 0;        // row      doubles: alpha_t * beta_t
   size_t skip = 0;       // row      doubles: 1 where state s may be entered from s - 2
-  size_t frame = 0;      // T        reals: inverse frame sums of alpha
-  size_t frame2 = 0;     // T        doubles: per-frame log normaliser (logits mode)
+  size_t norm = 0;       // T        doubles: per-frame log normaliser (logits mode)
   size_t acc = 0;        // S + 1    doubles: occupancy per distinct class
   size_t classes = 0;    // S + 1    int64: distinct classes, blank first
   size_t state_class = 0;  // row    int32: state -> index into classes
   size_t class_states = 0; // row    int32: states grouped by class (CSR, used on GPU)
   size_t class_start = 0;  // S + 2  int32: CSR offsets into class_states
   size_t slot = 0;       // C        int32: class -> index into classes, or -1
+  int64_t blocks = 0;    // exponent blocks per row (32 states each, plus sentinels)
+  size_t exponents = 0;  // (T + 2) x blocks int32: block exponents of alpha (T rows), beta (2)
   size_t bytes = 0;      // total per slot
 };
 
@@ -91,20 +94,20 @@ CAROUSEL_HD inline Layout make_layout(int64_t max_time, int64_t max_target, int6
     return here;
   };
   l.emit = take(t * row * sizeof(double));
-  constexpr size_t kReal = 16;  // sizeof(long double) on x86-64
-  l.alpha = take(t * row * kReal);
-  l.beta = take(row * kReal);
-  l.temp = take(row * kReal);
-  l.occ = take(row * kReal);
+  l.alpha = take(t * row * sizeof(double));
+  l.beta = take(row * sizeof(double));
+  l.temp = take(row * sizeof(double));
+  l.occ = take(row * sizeof(double));
   l.skip = take(row * sizeof(double));
-  l.frame = take(t * kReal);
-  l.frame2 = take(t * sizeof(double));
+  l.norm = take(t * sizeof(double));
   l.acc = take(s1 * sizeof(double));
   l.classes = take(s1 * sizeof(int64_t));
   l.state_class = take(row * sizeof(int32_t));
   l.class_states = take(row * sizeof(int32_t));
   l.class_start = take((s1 + 1) * sizeof(int32_t));
   l.slot = take(static_cast<size_t>(num_classes) * sizeof(int32_t));
+  l.blocks = l.row / 32 + 3;
+  l.exponents = take((t + 2) * static_cast<size_t>(l.blocks) * sizeof(int32_t));
   l.bytes = at;
   return l;
 }
@@ -141,7 +144,7 @@ template <typename scalar_t, typename index_t>
 void ctc_loss_cpu(const Problem& problem, const scalar_t* inputs, const index_t* targets,
                   const int64_t* target_offsets, const int64_t* input_lengths,
                   const int64_t* target_lengths, const double* grad_weights, double* costs,
-                  scalar_t* grad, uint8_t* used_log, void* workspace, int num_threads);
+                  scalar_t* grad, uint8_t* numerics_used, void* workspace, int num_threads);
 
 #if defined(WITH_CUDA) || defined(__CUDACC__)
 // GPU: one block per utterance. Same arguments; all pointers on the device; `stream` is a

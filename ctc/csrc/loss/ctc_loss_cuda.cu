@@ -38,7 +38,7 @@ __global__ void __launch_bounds__(kThreads)
   double* beta = carve<double>(slot, l.beta);
   double* beta_next = carve<double>(slot, l.temp);
   double* occ = carve<double>(slot, l.occ);
-  double* norm = carve<double>(slot, l.frame2);
+  double* norm = carve<double>(slot, l.norm);
   double* acc = carve<double>(slot, l.acc);
   int64_t* classes = carve<int64_t>(slot, l.classes);
   int32_t* state_class = carve<int32_t>(slot, l.state_class);
