@@ -30,11 +30,13 @@ from ctc.decode.tune_cli import grid_search
 from ctc.io import atomic_write_text
 from ctc.metrics.errors import count_errors
 
-# the same budget per decoder: 3 x 3 points; flashlight's lm_weight multiplies log10 scores
+# the same budget per decoder: 4 x 4 points, wide enough that no decoder's optimum sits on the
+# grid's edge (on real posteriors a 3 x 3 grid put ours at its corner); flashlight's lm_weight
+# multiplies log10 scores, hence its scaled alphas
 GRIDS = {
-    "ours": ([0.3, 0.6, 1.0], [0.0, 1.0, 2.0]),
-    "pyctcdecode": ([0.3, 0.6, 1.0], [0.0, 1.0, 2.0]),
-    "flashlight": ([0.7, 1.4, 2.3], [-1.0, 0.0, 1.0]),
+    "ours": ([0.15, 0.3, 0.6, 1.0], [0.0, 1.0, 2.0, 3.5]),
+    "pyctcdecode": ([0.15, 0.3, 0.6, 1.0], [0.0, 1.0, 2.0, 3.5]),
+    "flashlight": ([0.35, 0.7, 1.4, 2.3], [-1.0, 0.0, 1.0, 2.0]),
 }
 
 

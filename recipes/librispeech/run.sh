@@ -2,6 +2,7 @@
 # LibriSpeech recipe: BiLSTM-CTC on characters, greedy and word n-gram LM decoding.
 #
 #   recipes/librispeech/run.sh                      # mini: generated espeak-ng corpus, CPU
+#   recipes/librispeech/run.sh --stage 3 EXP=exp/ls-mini2 TRAIN_ARGS="--set train.epochs=10"
 #   CORPUS=librispeech CORPUS_ROOT=/data/librispeech CONFIG=recipes/librispeech/conf/full.yaml \
 #     LM_TEXT=/data/librispeech-lm-norm.txt recipes/librispeech/run.sh --stage 1
 #
@@ -14,8 +15,13 @@
 #      subset greedy and with the LM (asr evaluate)
 #   5  collect the reports into EXP/RESULTS.md
 # Each finished stage leaves EXP/.done/stageN, so a rerun skips it (delete it, or pass
-# --force, to redo). Every variable below can be set from the environment.
+# --force, to redo). Every variable below can be set from the environment or as VAR=value.
 set -euo pipefail
+
+# VAR=value arguments (as in recipes/iam/run.sh) override the environment
+for arg in "$@"; do
+  case "$arg" in [A-Z_]*=*) export "${arg?}" ;; esac
+done
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
@@ -73,7 +79,8 @@ while [ $# -gt 0 ]; do
     --stage) stage="$2"; shift 2 ;;
     --stop-stage|--stop_stage) stop_stage="$2"; shift 2 ;;
     --force) force=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    [A-Z_]*=*) shift ;;                          # exported above
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
 done
