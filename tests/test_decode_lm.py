@@ -112,7 +112,7 @@ def test_hotword_phrase_with_lm(lm_path) -> None:
     base = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beam_size=20)
     assert base.decode(lp)[0].text == "the dog sat"
     hot = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beam_size=20,
-                            hotwords={"the dig": 12.0})
+                            hotwords={"the dig": 22.0})  # "dig" is out of vocabulary: > -unk_score
     assert hot.decode(lp)[0].text == "the dig sat"
 
 

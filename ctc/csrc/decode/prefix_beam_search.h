@@ -33,7 +33,7 @@ struct DecoderOptions {
   float token_min_logp = -10.0f;   // tokens below this log-prob are not tried (the best always is)
   float beam_prune_logp = -10.0f;  // beams below best + this are dropped
   float blank_skip_logp = 0.0f;    // frames whose log p(blank) >= this only extend by blank/repeat
-  float unk_score = -10.0f;        // score of a word (or partial word) outside the lexicon
+  float unk_score = -20.0f;        // score of a word (or partial word) outside the lexicon
   bool lexicon_constrained = false;
   bool score_words = false;        // apply beta per word (set when an LM is used)
 };
