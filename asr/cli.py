@@ -15,10 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ctc.decode.options import add_decoding_options, decoder_from_options
 from ctc.errors import InputError, cli_entry
-
-DECODERS = ("greedy", "ours", "pyctcdecode", "flashlight")
-
 
 # --------------------------------------------------------------------------- prepare
 
@@ -91,25 +89,6 @@ def run_train(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- decoding
 
 
-def make_decoder(args: argparse.Namespace, tokenizer):
-    """The decoder the options ask for: greedy, or beam search (with an LM when ``--lm``)."""
-    from ctc.decode import make_decoder as factory
-
-    backend = args.decoder or ("ours" if args.lm else "greedy")
-    if args.lm and not Path(args.lm).is_file():
-        raise InputError(f"language model not found: {args.lm}")
-    if backend == "greedy" and args.lm:
-        raise InputError("--lm needs a beam-search decoder (--decoder ours|pyctcdecode|flashlight)")
-    decoder = factory(backend, tokens=list(tokenizer.symbols), blank=tokenizer.blank,
-                      word_delimiter=getattr(tokenizer, "word_delimiter", " "), lm=args.lm,
-                      alpha=args.alpha, beta=args.beta, beam_size=args.beam_size)
-    if backend == "greedy":
-        return decoder, "greedy"
-    label = f"{backend} beam={args.beam_size}" + (
-        f" lm={Path(args.lm).name} alpha={args.alpha} beta={args.beta}" if args.lm else "")
-    return decoder, label
-
-
 def load_recognizer(model: str, device: str):
     import torch
 
@@ -132,7 +111,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     recognizer = load_recognizer(args.model, args.device)
     records = read_manifest(args.manifest)
-    decoder, label = make_decoder(args, recognizer.tokenizer)
+    decoder, label = decoder_from_options(args, recognizer.tokenizer, args.model)
     title = args.title or f"{Path(args.manifest).stem} ({label})"
     summary = evaluate(recognizer, records, args.report, decoder=decoder, title=title,
                        dump_posteriors=args.dump_posteriors, extra={"decoder": label})
@@ -178,7 +157,7 @@ def run_transcribe(args: argparse.Namespace) -> int:
     if not files:
         raise InputError(f"no audio files found in {' '.join(args.inputs)}")
     recognizer = load_recognizer(args.model, args.device)
-    decoder, _ = make_decoder(args, recognizer.tokenizer)
+    decoder, _ = decoder_from_options(args, recognizer.tokenizer, args.model)
     failures: list[str] = []
     total = 0.0
     for path in files:
@@ -220,15 +199,9 @@ def run_transcribe(args: argparse.Namespace) -> int:
 
 
 def _decoding_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("decoding")
-    group.add_argument("--lm", metavar="ARPA", help="word n-gram LM (ARPA or KenLM binary)")
-    group.add_argument("--alpha", type=float, default=0.5, help="LM weight (default 0.5)")
-    group.add_argument("--beta", type=float, default=1.0, help="word insertion bonus (default 1.0)")
-    group.add_argument("--beam-size", type=int, default=32, help="beam width (default 32)")
-    group.add_argument("--decoder", choices=DECODERS, default=None,
-                       help="decoder backend (default: greedy, or ours with --lm)")
-    group.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
-                       help="where the model runs (default cpu)")
+    add_decoding_options(parser)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where the model runs (default cpu)")
 
 
 def build_parser() -> argparse.ArgumentParser:

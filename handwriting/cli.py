@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from ctc.decode.options import add_decoding_options, decoder_from_options
 from ctc.errors import InputError, cli_entry
 
 EPILOG = """examples:
@@ -23,15 +24,8 @@ EPILOG = """examples:
 
 
 def _decoder_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("decoding")
-    group.add_argument("--lm", default=None, help="word n-gram LM (ARPA) for beam search")
-    group.add_argument("--alpha", type=float, default=0.5, help="LM weight (default 0.5)")
-    group.add_argument("--beta", type=float, default=1.0, help="word insertion bonus (default 1)")
-    group.add_argument("--beam-size", type=int, default=32, help="beam width (default 32)")
-    group.add_argument("--decoder", default="auto",
-                       help="auto (greedy without --lm, else our beam search 'ours'), greedy, "
-                            "ours, pyctcdecode or flashlight (ctc.decode.make_decoder)")
-    group.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    add_decoding_options(parser)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,11 +127,9 @@ def _load_recognizer(model: str, device: str):
 def run_evaluate(args: argparse.Namespace) -> int:
     from ctc.data.manifest import read_manifest
     from ctc.evaluate import evaluate
-    from handwriting.recognize import build_decoder
 
     recognizer = _load_recognizer(args.model, args.device)
-    decoder = build_decoder(recognizer.tokenizer, lm=args.lm, alpha=args.alpha, beta=args.beta,
-                            beam_size=args.beam_size, backend=args.decoder)
+    decoder, _ = decoder_from_options(args, recognizer.tokenizer, args.model)
     records = read_manifest(args.manifest)
     title = args.title or f"{Path(args.manifest).stem} ({'LM' if args.lm else 'greedy'})"
     summary = evaluate(recognizer, records, args.report, decoder=decoder, title=title,
@@ -155,14 +147,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_recognize(args: argparse.Namespace) -> int:
     from handwriting.images import list_images
-    from handwriting.recognize import build_decoder, recognize_images
+    from handwriting.recognize import recognize_images
 
     paths = list_images(args.inputs)
     if not paths:
         raise InputError(f"no images found in {' '.join(args.inputs)}")
     recognizer = _load_recognizer(args.model, args.device)
-    decoder = build_decoder(recognizer.tokenizer, lm=args.lm, alpha=args.alpha, beta=args.beta,
-                            beam_size=args.beam_size, backend=args.decoder)
+    decoder, _ = decoder_from_options(args, recognizer.tokenizer, args.model)
     skipped: list[str] = []
 
     def skip(path: str, message: str) -> None:

@@ -46,19 +46,6 @@ class LineResult:
         return out
 
 
-def build_decoder(tokenizer: Any, *, lm: str | None = None, alpha: float = 0.5,
-                  beta: float = 1.0, beam_size: int = 32, backend: str = "auto") -> Decoder | None:
-    """A beam-search decoder when ``lm`` is given or ``backend`` asks for one; None: greedy."""
-    if lm is None and backend in ("auto", "greedy"):
-        return None
-    from ctc.decode import make_decoder  # lands with the beam-search decoder
-
-    return make_decoder("ours" if backend == "auto" else backend,
-                        tokens=list(tokenizer.symbols), blank=tokenizer.blank,
-                        word_delimiter=getattr(tokenizer, "word_delimiter", " "), lm=lm,
-                        alpha=alpha, beta=beta, beam_size=beam_size)
-
-
 def decode_one(log_probs: torch.Tensor, tokenizer: Any,
                decoder: Decoder | None = None) -> Hypothesis:
     """Decode ``(T', V)`` log-probabilities of one line; text filled from the tokenizer."""

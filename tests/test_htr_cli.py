@@ -154,5 +154,6 @@ def test_train_rejects_bad_frontend_key(tmp_path, capsys):
 def test_decoder_options_defaults():
     args = cli.build_parser().parse_args(["evaluate", "--model", "m", "--manifest", "x",
                                           "--report", "r"])
-    assert args.lm is None and args.decoder == "auto" and args.device == "cpu"
+    assert args.lm is None and args.decoder is None and args.device == "cpu"
+    assert args.alpha is None and args.beta is None  # tuned values beside the model, or defaults
     assert args.beam_size == 32

@@ -131,16 +131,10 @@ def run_command(argv: list[str]) -> str:
     return result.stdout
 
 
-def lm_options(exp: Path, tuned: Path) -> list[str]:
-    """Decoding options for the recipe's LM with the weights tuned on the dev set, if any."""
+def lm_options(exp: Path) -> list[str]:
+    """The recipe's LM, if built; its weights come from EXPDIR/lm_tuned.json (ctc tune-lm)."""
     lm = exp / "lm/3gram.arpa"
-    if not lm.exists():
-        return []
-    options = ["--lm", str(lm)]
-    if tuned.exists():
-        weights = json.loads(tuned.read_text())
-        options += ["--alpha", str(weights["alpha"]), "--beta", str(weights["beta"])]
-    return options
+    return ["--lm", str(lm)] if lm.exists() else []
 
 
 def showcase(out: Path) -> list[str]:
@@ -152,7 +146,7 @@ def showcase(out: Path) -> list[str]:
     audio = resolve(manifest, record["path"])
     output = out / "transcripts"
     run_command([py, "-m", "asr.cli", "transcribe", str(audio), "--model", str(speech_exp),
-                 *lm_options(speech_exp, speech_exp / "lm_tuned.json"), "--format", "srt",
+                 *lm_options(speech_exp), "--format", "srt",
                  "--output", str(output), "--quiet"])
     srt = (output / f"{audio.stem}.srt").read_text(encoding="utf-8").strip()
     lines = [f"### Held-out voice: `{audio.name}`", "", f"reference: {record['text'].lower()}",
@@ -163,7 +157,7 @@ def showcase(out: Path) -> list[str]:
     record = first_record(manifest)
     image = resolve(manifest, record["path"])
     text = run_command([py, "-m", "handwriting.cli", "recognize", str(image), "--model",
-                        str(hand_exp), *lm_options(hand_exp, hand_exp / "eval/lm_tuned.json"),
+                        str(hand_exp), *lm_options(hand_exp),
                         "--format", "txt"]).strip()
     lines += [f"### Held-out font: `{image.name}`", "", f"reference:  {record['text']}",
               f"recognised: {text.split(chr(9), 1)[-1]}", ""]

@@ -103,10 +103,10 @@ if run_stage 4 evaluate; then
     htr evaluate --model "$EXP" --manifest "$DATA/valid.jsonl" --report "$EXP/eval/valid_greedy" \
       --title "valid, greedy" --dump-posteriors "$EXP/eval/valid_posteriors.pt"
     ctc tune-lm --posteriors "$EXP/eval/valid_posteriors.pt" --lm "$LM" \
-      --out "$EXP/eval/lm_tuned.json" --beam-size "$BEAM" \
+      --out "$EXP/lm_tuned.json" --beam-size "$BEAM" \
       --alpha-grid 0.3 0.5 0.8 1.2 --beta-grid 0.0 1.0 2.0
     read -r ALPHA BETA < <("$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1]));
-print(t["alpha"], t["beta"])' "$EXP/eval/lm_tuned.json")
+print(t["alpha"], t["beta"])' "$EXP/lm_tuned.json")
     log "tuned on valid: alpha=$ALPHA beta=$BETA"
   fi
   if [ "$LM_ORDER" -gt 0 ]; then
