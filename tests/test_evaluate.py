@@ -11,25 +11,13 @@ from ctc.data.manifest import Record
 from ctc.decode.hypothesis import Hypothesis
 from ctc.evaluate import evaluate
 from ctc.infer import Recognizer
-from ctc.train import load_config, run_training
-from ctc.train.synthetic import SyntheticFeaturizer, synthetic_records
-
-TINY = ["train.ctc_impl=torch", "model.layers=1", "model.hidden=32", "model.conv_channels=4",
-        "model.subsampling=2", "optim.lr=1e-2", "optim.warmup_steps=3",
-        "optim.schedule=constant", "data.max_frames=100", "train.progress=false",
-        "train.checkpoint_every=0", "train.epochs=8", "train.average_last=0"]
+from ctc.train.synthetic import synthetic_records
 
 
 @pytest.fixture(scope="module")
-def recognizer(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp("exp")
-    records = synthetic_records(12)
-    run_training(load_config(None, TINY), SyntheticFeaturizer(feature_dim=8), records, records,
-                 out)
-    yield Recognizer.load(out)
-    torch.set_num_threads(threads)
+def recognizer(train_tiny_experiment):
+    out = train_tiny_experiment("train.average_last=0")
+    return Recognizer.load(out)
 
 
 def test_greedy_evaluation_writes_report_and_lists_skipped(recognizer, tmp_path):

@@ -8,25 +8,13 @@ import torch
 from ctc.data.manifest import Record
 from ctc.errors import InputError
 from ctc.infer import Recognizer
-from ctc.train import load_config, run_training
-from ctc.train.synthetic import SyntheticFeaturizer, synthetic_records
-
-TINY = ["train.ctc_impl=torch", "model.layers=1", "model.hidden=32", "model.conv_channels=4",
-        "model.subsampling=2", "optim.lr=1e-2", "optim.warmup_steps=3",
-        "optim.schedule=constant", "data.max_frames=100", "train.progress=false",
-        "train.checkpoint_every=0", "train.epochs=8", "train.average_last=2"]
+from ctc.train.synthetic import synthetic_records
 
 
 @pytest.fixture(scope="module")
-def expdir(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    out = tmp_path_factory.mktemp("exp")
-    records = synthetic_records(12)
-    run_training(load_config(None, TINY), SyntheticFeaturizer(feature_dim=8), records, records,
-                 out)
-    yield out
-    torch.set_num_threads(threads)
+def expdir(train_tiny_experiment):
+    out = train_tiny_experiment("train.average_last=2")
+    return out
 
 
 def test_load_picks_averaged_then_best_then_last(expdir):

@@ -1,0 +1,39 @@
+"""Fixtures shared across test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+# a model that trains on 12 synthetic utterances in seconds
+TINY_TRAINING = ["train.ctc_impl=torch", "model.layers=1", "model.hidden=32",
+                 "model.conv_channels=4", "model.subsampling=2", "optim.lr=1e-2",
+                 "optim.warmup_steps=3", "optim.schedule=constant", "data.max_frames=100",
+                 "train.progress=false", "train.checkpoint_every=0", "train.epochs=8"]
+
+
+@pytest.fixture(scope="session")
+def train_tiny_experiment(tmp_path_factory) -> Callable[..., Path]:
+    """Train a tiny model on synthetic features (one thread); extra ``--set`` overrides allowed.
+
+    Returns the experiment directory.
+    """
+    from ctc.train import load_config, run_training
+    from ctc.train.synthetic import SyntheticFeaturizer, synthetic_records
+
+    def train(*overrides: str) -> Path:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            out = tmp_path_factory.mktemp("exp")
+            records = synthetic_records(12)
+            run_training(load_config(None, [*TINY_TRAINING, *overrides]),
+                         SyntheticFeaturizer(feature_dim=8), records, records, out)
+        finally:
+            torch.set_num_threads(threads)
+        return out
+
+    return train
