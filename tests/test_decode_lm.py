@@ -112,7 +112,18 @@ def test_hotword_phrase_with_lm(lm_path) -> None:
     base = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beam_size=20)
     assert base.decode(lp)[0].text == "the dog sat"
     hot = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beam_size=20,
-                            hotwords={"the dig": 22.0})  # "dig" is out of vocabulary: > -unk_score
+                            hotwords={"the dig": 12.0})  # "dig" is out of the LM's vocabulary
+    assert hot.decode(lp)[0].text == "the dig sat"
+
+
+def test_hotword_words_join_the_lexicon(lm_path) -> None:
+    # "dig" is unknown to the LM: a lexicon-constrained search can spell it only as a hotword
+    lp = _spell("the dog sat", {5: ("i", 0.45)})
+    closed = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beam_size=20,
+                               lexicon_constrained=True)
+    assert "dig" not in closed.decode(lp)[0].text.split()
+    hot = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.5, beam_size=20,
+                            lexicon_constrained=True, hotwords={"the dig": 12.0})
     assert hot.decode(lp)[0].text == "the dig sat"
 
 

@@ -51,8 +51,8 @@ class BeamSearchDecoder:
             pyctcdecode's effective penalty is also stronger than its -10 offset, since it adds
             the LM's ``<unk>`` probability.
         hotwords: ``{word or phrase: weight}``; the weight is added to the score of a prefix
-            that contains the phrase as whole words. A hotword outside the LM's vocabulary
-            still pays ``unk_score``, so its weight must exceed that penalty to win.
+            that contains the phrase as whole words. The phrases' words join the lexicon: a word
+            the LM does not know is not charged ``unk_score`` when a hotword brings it in.
         num_threads: workers for batches; 0: all cores.
     """
 

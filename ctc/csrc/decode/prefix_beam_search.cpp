@@ -4,12 +4,15 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <string>
 #include <thread>
+#include <unordered_set>
 
 namespace carousel::decode {
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr int32_t kHotword = -3;  // word_at_ id of a word that only a hotword phrase brings in
 
 // log(exp(a) + exp(b)) with log1p(exp(-d)) tabulated on [0, 16] in steps of 1/256 and
 // interpolated linearly (error below 1e-6; beyond 16 the term is below 1.2e-7).
@@ -167,6 +170,27 @@ PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptio
       add_word(word, id);
     }
   }
+  // words of hotword phrases join an existing lexicon (id kHotword): the user asked for them, so
+  // they are neither out of the lexicon nor charged unk_score, whatever the LM knows
+  if (!ends.empty()) {
+    std::unordered_set<std::string> known;
+    known.reserve(ends.size());
+    if (lexicon.empty() && use_lm_vocab && lm_)
+      for (int w = 0; w < lm_->num_words(); ++w) known.insert(lm_->words()[w]);
+    else
+      known.insert(lexicon.begin(), lexicon.end());
+    for (const auto& [phrase, weight] : hotwords) {
+      (void)weight;
+      size_t start = 0;
+      while (start < phrase.size()) {
+        size_t end = phrase.find(' ', start);
+        if (end == std::string::npos) end = phrase.size();
+        const std::string word = phrase.substr(start, end - start);
+        if (!word.empty() && known.insert(word).second) add_word(word, kHotword);
+        start = end + 1;
+      }
+    }
+  }
   has_lexicon_ = !ends.empty();
   lexicon_words_ = static_cast<int>(ends.size());
   smear_.assign(lexicon_.size(), kNegInf);
@@ -174,7 +198,8 @@ PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptio
   const float lexicon_only = lm_ && options_.alpha > 0 ? options_.unk_score / options_.alpha : 0.f;
   for (auto [node, id] : ends) {
     word_at_[node] = id;
-    const float value = id >= 0 && lm_ ? lm_->unigram(id) : (lm_ ? lexicon_only : 0.0f);
+    const float value = id >= 0 && lm_ ? lm_->unigram(id)
+                        : (lm_ && id != kHotword ? lexicon_only : 0.0f);
     smear_[node] = std::max(smear_[node], value);
   }
   lexicon_.smear_max(smear_);
@@ -226,7 +251,9 @@ bool PrefixBeamSearch::complete_word(Workspace& ws, int32_t lex, int32_t* lm_sta
                                      float* lm, int32_t* words, bool force) const {
   if (has_lexicon_) {
     const int32_t id = lex >= 0 ? word_at_[lex] : -1;
-    if (id == -1 || (id == -2 && lm_)) {  // outside the lexicon, or unknown to the LM
+    if (id == kHotword) {  // a hotword's word: no unk penalty, LM context as after <unk>
+      if (lm_) lm_score(ws, *lm_state, lm_->unk_id(), lm_state);
+    } else if (id == -1 || (id == -2 && lm_)) {  // outside the lexicon, or unknown to the LM
       if (options_.lexicon_constrained && id == -1 && !force) return false;
       *base += options_.unk_score;
       if (lm_) lm_score(ws, *lm_state, lm_->unk_id(), lm_state);
