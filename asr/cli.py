@@ -90,12 +90,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def load_recognizer(model: str, device: str):
-    import torch
-
     from ctc.infer import Recognizer
 
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available")
     recognizer = Recognizer.load(model, device)
     if device == "cuda" and hasattr(recognizer.featurizer, "device"):
         recognizer.featurizer.device = "cuda"  # features computed on the GPU too

@@ -36,6 +36,16 @@ class _Featurize(torch.utils.data.Dataset):
             return Item(index, None, [], str(err))
 
 
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; InputError for cuda on a machine without it."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: no CUDA device is available")
+    return device
+
+
 class Recognizer:
     """A trained CTC model with its tokenizer and featurizer, in eval mode.
 
@@ -57,7 +67,10 @@ class Recognizer:
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu",
              which: str = "auto") -> Recognizer:
         """Load from a checkpoint file or an experiment directory (``averaged.pt``, else
-        ``best.pt``, else ``last.pt``; or ``which`` = ``averaged`` | ``best`` | ``last``)."""
+        ``best.pt``, else ``last.pt``; or ``which`` = ``averaged`` | ``best`` | ``last``).
+
+        ``device``: ``cpu``, ``cuda`` (InputError when no CUDA device exists) or ``auto``."""
+        device = resolve_device(device)
         file = find_checkpoint(path, which)
         state = load_checkpoint(file, map_location="cpu")
         needed = ("model", "model_config", "tokenizer", "featurizer")

@@ -73,3 +73,14 @@ def test_iter_batches_sorts_by_length_within_windows(expdir):
     lengths = batches[0][2].tolist()
     assert lengths == sorted(lengths) and sorted(r.id for r in batches[0][0]) == sorted(
         r.id for r in records)
+
+
+def test_device_auto_and_missing_cuda():
+    from ctc.infer import resolve_device
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    assert resolve_device("cpu") == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="--device cuda: no CUDA device is available"):
+            resolve_device("cuda")
