@@ -21,6 +21,13 @@ import torch
 # --------------------------------------------------------------------------- mel scales
 
 
+# Slaney's mel scale (Auditory Toolbox; librosa's default): linear below 1 kHz, log above
+_SLANEY_HZ_PER_MEL = 200.0 / 3.0
+_SLANEY_MIN_LOG_HZ = 1000.0
+_SLANEY_MIN_LOG_MEL = _SLANEY_MIN_LOG_HZ / _SLANEY_HZ_PER_MEL
+_SLANEY_LOGSTEP = math.log(6.4) / 27.0
+
+
 def hz_to_mel(freq: torch.Tensor, scale: str = "slaney") -> torch.Tensor:
     """Hertz -> mel: ``slaney`` (linear below 1 kHz, log above), ``htk`` or ``kaldi`` scale."""
     freq = torch.as_tensor(freq, dtype=torch.float64)
@@ -30,11 +37,10 @@ def hz_to_mel(freq: torch.Tensor, scale: str = "slaney") -> torch.Tensor:
         return 1127.0 * torch.log1p(freq / 700.0)
     if scale != "slaney":
         raise ValueError(f"unknown mel scale {scale!r}")
-    f_sp, min_log_hz = 200.0 / 3.0, 1000.0
-    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
-    linear = freq / f_sp
-    log = min_log_mel + torch.log(torch.clamp(freq, min=min_log_hz) / min_log_hz) / logstep
-    return torch.where(freq >= min_log_hz, log, linear)
+    linear = freq / _SLANEY_HZ_PER_MEL
+    log = _SLANEY_MIN_LOG_MEL + torch.log(
+        torch.clamp(freq, min=_SLANEY_MIN_LOG_HZ) / _SLANEY_MIN_LOG_HZ) / _SLANEY_LOGSTEP
+    return torch.where(freq >= _SLANEY_MIN_LOG_HZ, log, linear)
 
 
 def mel_to_hz(mel: torch.Tensor, scale: str = "slaney") -> torch.Tensor:
@@ -46,10 +52,8 @@ def mel_to_hz(mel: torch.Tensor, scale: str = "slaney") -> torch.Tensor:
         return 700.0 * torch.expm1(mel / 1127.0)
     if scale != "slaney":
         raise ValueError(f"unknown mel scale {scale!r}")
-    f_sp, min_log_hz = 200.0 / 3.0, 1000.0
-    min_log_mel, logstep = min_log_hz / f_sp, math.log(6.4) / 27.0
-    return torch.where(mel >= min_log_mel, min_log_hz * torch.exp(logstep * (mel - min_log_mel)),
-                       f_sp * mel)
+    log = _SLANEY_MIN_LOG_HZ * torch.exp(_SLANEY_LOGSTEP * (mel - _SLANEY_MIN_LOG_MEL))
+    return torch.where(mel >= _SLANEY_MIN_LOG_MEL, log, _SLANEY_HZ_PER_MEL * mel)
 
 
 def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float = 0.0,
