@@ -75,6 +75,63 @@ def test_ngram_table_scores_equal_kenlm(lm_path, source) -> None:
         assert total == pytest.approx(expected, abs=1e-3), sentence
 
 
+def _reference_lookahead(model, history: list[str], prefix: str) -> float:
+    """Context look-ahead by its definition over the ARPA model: the best listed successor of
+    the context below ``prefix``, or the context's back-off weight plus the look-ahead of the
+    shorter context; at the empty context the best unigram."""
+    vocab = [w for w in model.vocab if w not in ("<s>", "</s>", "<unk>") and w.startswith(prefix)]
+    context = tuple(["<s>", *history])[-(model.order - 1):]
+
+    def value(ctx: tuple[str, ...]) -> float:
+        if not ctx:
+            return max(model.probs[0][(w,)] for w in vocab)
+        listed = [model.probs[len(ctx)].get((*ctx, w), -math.inf) for w in vocab]
+        backoff = model.backoffs[len(ctx) - 1].get(ctx, 0.0) if model.backoffs else 0.0
+        return max(max(listed), backoff + value(ctx[1:]))
+
+    return value(context)
+
+
+def test_context_lookahead_follows_the_backoff_rule(lm_path, source) -> None:
+    from ctc.lm import read_arpa
+
+    model = read_arpa(lm_path)
+    dec = BeamSearchDecoder(TOKENS, lm=lm_path)
+    uni = BeamSearchDecoder(TOKENS, lm=lm_path, lm_lookahead="unigram")
+    rng = random.Random(4)
+    checked = 0
+    for sentence in [*source.sentences(20, seed=13), *FIXED]:
+        words = sentence.split()
+        for cut in range(len(words)):
+            history, word = words[:cut], words[cut]
+            prefix = word[: rng.randrange(len(word) + 1)]
+            got = dec._search.lookahead_after(history, prefix)
+            assert got == pytest.approx(_reference_lookahead(model, history, prefix), abs=1e-4)
+            # never below the LM score of a word that begins with the prefix
+            assert got >= model.score(word, ["<s>", *history]) - 1e-4
+            # the unigram look-ahead ignores the history
+            best_unigram = max(model.probs[0][(w,)] for w in model.vocab
+                               if w not in ("<s>", "</s>", "<unk>") and w.startswith(prefix))
+            assert uni._search.lookahead_after(history, prefix) == pytest.approx(best_unigram,
+                                                                                 abs=1e-4)
+            checked += 1
+    assert checked > 50
+    assert dec._search.lookahead_after(["the"], "zzzq") == -math.inf
+
+
+def test_context_lookahead_helps_a_small_beam(lm_path, source) -> None:
+    refs = source.sentences(60, seed=31)
+    rng = np.random.default_rng(1)
+    log_probs, lengths = pad([char_posteriors(r, rng, confusion=0.08) for r in refs], 0)
+    wer = {}
+    for mode in ("unigram", "context"):
+        dec = make_decoder("ours", TOKENS, lm=lm_path, alpha=0.8, beta=2.0, beam_size=2,
+                           lm_lookahead=mode)
+        wer[mode] = count_errors(refs, [h.text for h in dec(log_probs, lengths)]).rate
+    # measured 2.6% vs 8.4% (three seeds: 3-7x fewer errors at beam 2)
+    assert wer["context"] < 0.5 * wer["unigram"]
+
+
 def test_strong_lm_fixes_a_misspelling(lm_path) -> None:
     text = "the cat sat on the mat"
     lp = _spell(text, {5: ("e", 0.6)})  # "cat" -> "cet" on the best path

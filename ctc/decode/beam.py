@@ -1,9 +1,11 @@
 """CTC prefix beam search with word n-gram LM fusion and hotwords (compiled, GIL released).
 
 Score of a prefix: ``log P_ctc + alpha * ln P_lm(words) + beta * |words|``; the LM scores a word
-when it completes (and ``</s>`` at the end); partial words get ``alpha`` times the best unigram
-ln-probability of the lexicon words they begin (max-smeared look-ahead), or ``unk_score`` once
-they leave the lexicon. Hotword phrases earn their weight, gradually as they are spelled out.
+when it completes (and ``</s>`` at the end); partial words get ``alpha`` times a language-model
+look-ahead, the best ln-probability of the lexicon words they can still become given the
+hypothesis's LM context (Ortmanns, Ney & Eiden 1996; ``lm_lookahead="unigram"``: the best
+unigram ln-probability, as flashlight's max-smeared look-ahead), or ``unk_score`` once they leave
+the lexicon. Hotword phrases earn their weight, gradually as they are spelled out.
 
 Intentional differences from pyctcdecode (the results coincide without an LM, see the tests):
 partial words get a real look-ahead (pyctcdecode: 0, or a flat offset once the partial word is
@@ -54,6 +56,9 @@ class BeamSearchDecoder:
             that contains the phrase as whole words. The phrases' words join the lexicon: a word
             the LM does not know is not charged ``unk_score`` when a hotword brings it in.
         num_threads: workers for batches; 0: all cores.
+        lm_lookahead: ``"context"`` (the look-ahead of a partial word follows the n-gram context
+            of its hypothesis, and the empty word after a boundary gets the best next word's
+            score) or ``"unigram"`` (max-smeared unigram, context-free).
     """
 
     def __init__(self, tokens: Sequence[str], blank: int = 0, word_delimiter: str | None = " ",
@@ -63,7 +68,7 @@ class BeamSearchDecoder:
                  top_k: int = 40, unigrams: Sequence[str] | None = None,
                  lexicon_constrained: bool = False, unk_score: float = -20.0,
                  hotwords: dict[str, float] | None = None, num_threads: int = 0,
-                 word_prefix: str | None = None) -> None:
+                 word_prefix: str | None = None, lm_lookahead: str = "context") -> None:
         if not 0 <= blank < len(tokens):
             raise InputError(f"blank index {blank} is outside the {len(tokens)} tokens")
         if beam_size < 1:
@@ -72,6 +77,8 @@ class BeamSearchDecoder:
             raise InputError(f"blank_skip_threshold must be in (0, 1], got {blank_skip_threshold}")
         if word_delimiter is not None and word_delimiter not in tokens and not word_prefix:
             raise InputError(f"word delimiter {word_delimiter!r} is not among the tokens")
+        if lm_lookahead not in ("context", "unigram"):
+            raise InputError(f"lm_lookahead must be 'context' or 'unigram', not {lm_lookahead!r}")
         ext = load_extension()
         self.tokens = list(tokens)
         self.blank = blank
@@ -94,6 +101,7 @@ class BeamSearchDecoder:
                                 else math.inf)
         opts.unk_score = float(unk_score)
         opts.lexicon_constrained = bool(lexicon_constrained)
+        opts.context_lookahead = lm_lookahead == "context"
         opts.score_words = ngram is not None
         words = [] if unigrams is None else [w for w in unigrams if w]
         if lexicon_constrained and ngram is None and not words:

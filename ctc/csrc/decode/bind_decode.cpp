@@ -80,7 +80,14 @@ void bind_decode(py::module_& m) {
       .def_readwrite("blank_skip_logp", &DecoderOptions::blank_skip_logp)
       .def_readwrite("unk_score", &DecoderOptions::unk_score)
       .def_readwrite("lexicon_constrained", &DecoderOptions::lexicon_constrained)
-      .def_readwrite("score_words", &DecoderOptions::score_words);
+      .def_readwrite("score_words", &DecoderOptions::score_words)
+      .def_property(
+          "context_lookahead",
+          [](const DecoderOptions& o) { return o.lm_lookahead == decode::LookAhead::kContext; },
+          [](DecoderOptions& o, bool on) {
+            o.lm_lookahead = on ? decode::LookAhead::kContext : decode::LookAhead::kUnigram;
+          },
+          "look-ahead conditioned on the LM context (else unigram)");
 
   py::class_<PrefixBeamSearch>(m, "PrefixBeamSearch", "CTC prefix beam search with word LM fusion")
       .def(py::init([](std::vector<std::string> tokens, const DecoderOptions& options,
@@ -93,6 +100,8 @@ void bind_decode(py::module_& m) {
            py::arg("tokens"), py::arg("options"), py::arg("lm"), py::arg("lexicon"),
            py::arg("use_lm_vocab"), py::arg("hotwords"))
       .def_property_readonly("lexicon_size", &PrefixBeamSearch::lexicon_size)
+      .def("lookahead_after", &PrefixBeamSearch::lookahead_after, py::arg("history"),
+           py::arg("prefix"), "unweighted LM look-ahead of a partial word after history")
       .def(
           "decode_batch",
           [](const PrefixBeamSearch& self, const FloatArray& log_probs, const LongArray& lengths,

@@ -20,6 +20,7 @@ class ByteTrie {
         next = static_cast<int32_t>(nodes_.size());
         nodes_.emplace_back();
         nodes_[next].depth = nodes_[node].depth + 1;
+        nodes_[next].parent = node;
         nodes_[node].children.push_back({c, next});
       }
       node = next;
@@ -44,6 +45,7 @@ class ByteTrie {
 
   int32_t size() const { return static_cast<int32_t>(nodes_.size()); }
   int32_t depth(int32_t node) const { return nodes_[node].depth; }
+  int32_t parent(int32_t node) const { return nodes_[node].parent; }  // -1 for the root
 
   // value[node] = max(value[node], value of every descendant): the max-smeared look-ahead.
   void smear_max(std::vector<float>& value) const {
@@ -56,6 +58,7 @@ class ByteTrie {
   struct Node {
     std::vector<std::pair<unsigned char, int32_t>> children;
     int32_t depth = 0;
+    int32_t parent = -1;
   };
   std::vector<Node> nodes_;
 };

@@ -176,6 +176,21 @@ NGramLM::NGramLM(const std::string& path) {
   }
   if (eos_ < 0) throw arpa_error(path, lineno, "no </s> unigram");
   begin_state_ = bos_ >= 0 ? unigram_entry_[bos_] : 0;
+  index_successors();
+}
+
+void NGramLM::index_successors() {
+  succ_start_.assign(entries_.size() + 1, 0);
+  for (uint64_t key : keys_)
+    if (key != kEmpty) ++succ_start_[(key >> 32) + 1];
+  for (size_t i = 1; i < succ_start_.size(); ++i) succ_start_[i] += succ_start_[i - 1];
+  succ_.resize(static_cast<size_t>(succ_start_.back()));
+  std::vector<int64_t> fill(succ_start_.begin(), succ_start_.end() - 1);
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    if (keys_[i] == kEmpty) continue;
+    const int32_t word = static_cast<int32_t>(keys_[i] & 0xffffffffu);
+    succ_[fill[keys_[i] >> 32]++] = {word, entries_[slots_[i]].prob};
+  }
 }
 
 int NGramLM::word_id(const std::string& word) const {

@@ -29,6 +29,17 @@ class NGramLM {
   float score(int state, int word, int* next) const;
   float unigram(int word) const;  // ln p(word) with an empty context
 
+  // The n-grams listed in the file that extend the context `state` by one word, for the
+  // context-dependent look-ahead: [begin, end) of (word id, ln p(word | state)) pairs.
+  struct Successor {
+    int32_t word;
+    float prob;
+  };
+  const Successor* successors_begin(int state) const { return succ_.data() + succ_start_[state]; }
+  const Successor* successors_end(int state) const { return succ_.data() + succ_start_[state + 1]; }
+  float backoff(int state) const { return entries_[state].backoff; }  // ln b(context)
+  int suffix(int state) const { return entries_[state].suffix; }      // the context backed off to
+
  private:
   struct Entry {
     float prob;     // ln p(w_n | w_1..w_{n-1})
@@ -39,6 +50,7 @@ class NGramLM {
   int32_t find(int32_t parent, int32_t word) const;
   int32_t insert(int32_t parent, int32_t word, const Entry& entry);
   void reserve(size_t n);
+  void index_successors();
 
   int order_ = 0;
   std::vector<Entry> entries_;  // entries_[0]: the empty context
@@ -48,6 +60,8 @@ class NGramLM {
   std::vector<std::string> words_;
   std::unordered_map<std::string, int> word_index_;
   std::vector<int32_t> unigram_entry_;
+  std::vector<int64_t> succ_start_;  // CSR over context entries
+  std::vector<Successor> succ_;
   int unk_ = 0, bos_ = -1, eos_ = -1, begin_state_ = 0;
   bool has_unk_ = false;
 };

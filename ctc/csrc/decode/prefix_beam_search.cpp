@@ -1,5 +1,7 @@
 #include "prefix_beam_search.h"
 
+#include "flat_map.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -128,7 +130,11 @@ struct PrefixBeamSearch::Workspace {
   std::vector<int32_t> beams, touched;
   std::vector<std::pair<float, int32_t>> candidates;
   std::vector<Ranked> ranked;
-  std::unordered_map<uint64_t, std::pair<float, int32_t>> lm_cache;  // (state, word) -> score
+  FlatMap<std::pair<float, int32_t>> lm_cache;  // (state, word) -> (score, next state)
+  // context look-ahead: (state, lexicon node) -> value, and the best listed successor of the
+  // state below each node, for the states whose successors have been indexed
+  FlatMap<float> lookahead, listed;
+  FlatMap<uint8_t> indexed;
 };
 
 PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptions options,
@@ -195,9 +201,11 @@ PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptio
   lexicon_words_ = static_cast<int>(ends.size());
   smear_.assign(lexicon_.size(), kNegInf);
   word_at_.assign(lexicon_.size(), -1);
+  word_node_.assign(lm_ ? lm_->num_words() : 0, -1);
   const float lexicon_only = lm_ && options_.alpha > 0 ? options_.unk_score / options_.alpha : 0.f;
   for (auto [node, id] : ends) {
     word_at_[node] = id;
+    if (id >= 0 && id < static_cast<int32_t>(word_node_.size())) word_node_[id] = node;
     const float value = id >= 0 && lm_ ? lm_->unigram(id)
                         : (lm_ && id != kHotword ? lexicon_only : 0.0f);
     smear_[node] = std::max(smear_[node], value);
@@ -233,18 +241,67 @@ PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptio
 PrefixBeamSearch::~PrefixBeamSearch() = default;
 
 float PrefixBeamSearch::lm_score(Workspace& ws, int32_t state, int32_t word, int32_t* next) const {
-  const uint64_t key = (uint64_t(uint32_t(state)) << 32) | uint32_t(word);
-  auto it = ws.lm_cache.find(key);
-  if (it != ws.lm_cache.end()) {
-    *next = it->second.second;
-    return it->second.first;
+  const uint64_t key = FlatMap<float>::key(state, word);
+  if (const auto* hit = ws.lm_cache.find(key)) {
+    *next = hit->second;
+    return hit->first;
   }
   if (ws.lm_cache.size() > (1u << 22)) ws.lm_cache.clear();
   int next_state = 0;
   const float score = lm_->score(state, word, &next_state);
-  ws.lm_cache.emplace(key, std::make_pair(score, next_state));
+  ws.lm_cache.try_emplace(key, std::make_pair(score, next_state));
   *next = next_state;
   return score;
+}
+
+float PrefixBeamSearch::lookahead(Workspace& ws, int32_t state, int32_t lex) const {
+  if (state == 0 || !lm_ || options_.lm_lookahead != LookAhead::kContext) return smear_[lex];
+  const uint64_t key = FlatMap<float>::key(state, lex);
+  if (const float* hit = ws.lookahead.find(key)) return *hit;
+  if (ws.lookahead.size() + ws.listed.size() > (1u << 22)) {
+    ws.lookahead.clear();
+    ws.listed.clear();
+    ws.indexed.clear();
+  }
+  if (ws.indexed.try_emplace(static_cast<uint64_t>(state), 1).second) {
+    // a node already holding >= p has had every ancestor raised to >= p by the same word
+    for (auto* s = lm_->successors_begin(state); s != lm_->successors_end(state); ++s) {
+      for (int32_t node = word_node_[s->word]; node >= 0; node = lexicon_.parent(node)) {
+        auto [value, fresh] = ws.listed.try_emplace(FlatMap<float>::key(state, node), s->prob);
+        if (!fresh) {
+          if (*value >= s->prob) break;
+          *value = s->prob;
+        }
+      }
+    }
+  }
+  float value = lm_->backoff(state) + lookahead(ws, lm_->suffix(state), lex);
+  if (const float* listed = ws.listed.find(key)) value = std::max(value, *listed);
+  ws.lookahead.try_emplace(key, value);
+  return value;
+}
+
+float PrefixBeamSearch::lookahead_after(const std::vector<std::string>& history,
+                                        const std::string& prefix) const {
+  if (!lm_ || !has_lexicon_) return kNegInf;
+  const int32_t lex = lexicon_.walk(0, prefix);
+  if (lex < 0) return kNegInf;
+  Workspace ws;
+  int32_t state = lm_->begin_state();
+  for (const auto& word : history) lm_score(ws, state, lm_->word_id(word), &state);
+  return lookahead(ws, state, lex);
+}
+
+float PrefixBeamSearch::heuristic(Workspace& ws, const Node& n) const {
+  float heur = 0.0f;
+  if (has_lexicon_ && n.word_bytes > 0) {
+    if (n.lex < 0) heur = options_.unk_score;
+    else if (lm_) heur = options_.alpha * lookahead(ws, n.lm_state, n.lex);
+  } else if (has_lexicon_ && lm_ && options_.lm_lookahead == LookAhead::kContext) {
+    heur = options_.alpha * lookahead(ws, n.lm_state, 0);
+  }
+  if (hot_space_ >= 0) heur += hot_bonus_[n.hot];
+  return heur;
 }
 
 bool PrefixBeamSearch::complete_word(Workspace& ws, int32_t lex, int32_t* lm_state, float* base,
@@ -308,11 +365,7 @@ int32_t PrefixBeamSearch::child(Workspace& ws, int32_t node, int32_t token, int3
     if (options_.lexicon_constrained && has_lexicon_ && n.lex < 0) n.valid = false;
   }
   n.base += locked;
-  n.heur = 0.0f;
-  if (has_lexicon_ && n.word_bytes > 0)
-    n.heur = n.lex >= 0 ? options_.alpha * smear_[n.lex] : options_.unk_score;
-  if (!lm_ && has_lexicon_ && n.word_bytes > 0) n.heur = n.lex >= 0 ? 0.0f : options_.unk_score;
-  if (hot_space_ >= 0) n.heur += hot_bonus_[n.hot];
+  n.heur = heuristic(ws, n);
   const int32_t id = static_cast<int32_t>(ws.nodes.size());
   ws.nodes.push_back(n);
   ws.children.insert(node, token, id);
@@ -334,6 +387,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
   root.word_bytes = root.words = 0;
   root.base = root.heur = root.lm = 0.0f;
   root.pb = 0.0f;
+  root.heur = heuristic(ws, root);
   ws.nodes.push_back(root);
   ws.beams.assign(1, 0);
   float best_score = 0.0f;  // of the beams entering the frame (NaN: to be recomputed)

@@ -1,8 +1,17 @@
 // CTC prefix beam search (Graves 2012, ch. 7; Hannun et al. 2014, "First-pass large vocabulary
 // continuous speech recognition using bi-directional recurrent DNNs", Algorithm 1) with word
 // n-gram fusion: score = log P_ctc + alpha * ln P_lm(words) + beta * |words|, the LM applied when
-// a word completes, partial words scored by a max-smeared unigram look-ahead over a lexicon trie,
-// and hotword phrases boosted along the way.
+// a word completes, partial words scored by a language-model look-ahead over a lexicon trie, and
+// hotword phrases boosted along the way.
+//
+// The look-ahead of a partial word is the best LM score of the words it can still become
+// (Ortmanns, Ney & Eiden 1996, "Language-model look-ahead for large vocabulary speech
+// recognition"): with lm_lookahead = kContext it is conditioned on the hypothesis's LM context,
+// max_w ln p(w | context) over the words w below the lexicon node, following the back-off rule
+// (the n-grams listed for the context, else its back-off weight plus the look-ahead of the
+// shorter context); kUnigram uses max_w ln p(w) alone. With kContext the empty word after a
+// boundary is scored too (its value is the best next word), so hypotheses that have not started
+// the next word are not favoured over those that have.
 //
 // Hypotheses are nodes of a prefix trie (integers), each holding (log p_blank, log p_nonblank),
 // its LM state, its lexicon-trie node and its hotword-trie node. The decoder is immutable once
@@ -22,6 +31,8 @@
 
 namespace carousel::decode {
 
+enum class LookAhead : int { kUnigram = 0, kContext = 1 };
+
 struct DecoderOptions {
   int blank = 0;
   int delimiter = -1;        // character vocabularies: the token that separates words (space)
@@ -36,6 +47,7 @@ struct DecoderOptions {
   float unk_score = -20.0f;        // score of a word (or partial word) outside the lexicon
   bool lexicon_constrained = false;
   bool score_words = false;        // apply beta per word (set when an LM is used)
+  LookAhead lm_lookahead = LookAhead::kContext;
 };
 
 struct DecodeResult {
@@ -69,6 +81,9 @@ class PrefixBeamSearch {
   };
   std::vector<WordSpan> words(const std::vector<int32_t>& tokens,
                               const std::vector<int32_t>& frames) const;
+  // Unweighted look-ahead of the partial word `prefix` after the words `history` (from <s>):
+  // -inf without an LM or lexicon, or when no lexicon word begins with prefix. For tests.
+  float lookahead_after(const std::vector<std::string>& history, const std::string& prefix) const;
   const DecoderOptions& options() const { return options_; }
   int lexicon_size() const { return lexicon_words_; }
 
@@ -84,6 +99,10 @@ class PrefixBeamSearch {
   bool complete_word(Workspace& ws, int32_t lex, int32_t* lm_state, float* base, float* lm,
                      int32_t* words, bool force = false) const;
   float lm_score(Workspace& ws, int32_t state, int32_t word, int32_t* next) const;
+  // Unweighted look-ahead of lexicon node `lex` in LM context `state` (see the file comment).
+  float lookahead(Workspace& ws, int32_t state, int32_t lex) const;
+  // The heuristic term of a node: weighted look-ahead of its partial word plus hotword bonus.
+  float heuristic(Workspace& ws, const Node& n) const;
   void feed_hot(int32_t* state, unsigned char byte, float* locked) const;
 
   std::vector<std::string> tokens_;
@@ -96,6 +115,7 @@ class PrefixBeamSearch {
   ByteTrie lexicon_;
   std::vector<float> smear_;          // per lexicon node: max unigram ln p below it
   std::vector<int32_t> word_at_;      // per lexicon node: LM word id, -1 none, -2 lexicon-only
+  std::vector<int32_t> word_node_;    // per LM word id: its lexicon node, or -1
   ByteTrie hot_;
   std::vector<float> hot_bonus_;      // per hotword node: bonus earned so far on this path
   std::vector<uint8_t> hot_end_;

@@ -1,0 +1,74 @@
+// An open-addressing hash map from 64-bit keys to small values (linear probing, load <= 1/2),
+// for the decoder's per-thread caches: much cheaper to query than std::unordered_map.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace carousel::decode {
+
+template <typename Value>
+class FlatMap {
+ public:
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // never a key: (state, id) pairs are < 2^63
+
+  static uint64_t key(int32_t hi, int32_t lo) {
+    return (uint64_t(uint32_t(hi)) << 32) | uint32_t(lo);
+  }
+
+  // The value of key, or nullptr.
+  const Value* find(uint64_t k) const {
+    if (keys_.empty()) return nullptr;
+    for (uint64_t i = mix(k) & mask_;; i = (i + 1) & mask_) {
+      if (keys_[i] == k) return &values_[i];
+      if (keys_[i] == kEmpty) return nullptr;
+    }
+  }
+
+  // The value of key, inserted as `init` if absent; second: whether it was inserted.
+  std::pair<Value*, bool> try_emplace(uint64_t k, const Value& init) {
+    if (2 * (size_ + 1) > keys_.size()) grow();
+    for (uint64_t i = mix(k) & mask_;; i = (i + 1) & mask_) {
+      if (keys_[i] == k) return {&values_[i], false};
+      if (keys_[i] == kEmpty) {
+        keys_[i] = k;
+        values_[i] = init;
+        ++size_;
+        return {&values_[i], true};
+      }
+    }
+  }
+
+  size_t size() const { return size_; }
+  void clear() {
+    std::fill(keys_.begin(), keys_.end(), kEmpty);
+    size_ = 0;
+  }
+
+ private:
+  static uint64_t mix(uint64_t k) {
+    k *= 0x9E3779B97F4A7C15ULL;
+    return k ^ (k >> 29);
+  }
+  void grow() {
+    std::vector<uint64_t> keys(std::max<size_t>(64, keys_.size() * 2), kEmpty);
+    std::vector<Value> values(keys.size());
+    const uint64_t mask = keys.size() - 1;
+    for (size_t j = 0; j < keys_.size(); ++j) {
+      if (keys_[j] == kEmpty) continue;
+      uint64_t i = mix(keys_[j]) & mask;
+      while (keys[i] != kEmpty) i = (i + 1) & mask;
+      keys[i] = keys_[j];
+      values[i] = values_[j];
+    }
+    keys_.swap(keys);
+    values_.swap(values);
+    mask_ = mask;
+  }
+  std::vector<uint64_t> keys_;
+  std::vector<Value> values_;
+  uint64_t mask_ = 0;
+  size_t size_ = 0;
+};
+
+}  // namespace carousel::decode
