@@ -2,9 +2,14 @@
 
 Compares greedy, ours (compiled prefix beam search), pyctcdecode and flashlight-text's lexicon
 decoder at several beams, single thread and all threads, after tuning alpha/beta of each on dev
-with the same grid budget. Inputs: posteriors dumps from ``evaluate`` (``--dev``, ``--test``,
-``--lm``), or by default synthetic character posteriors from a random word-bigram source with an
-LM built by our own Kneser-Ney builder from text of the same source (``--work`` caches them).
+with the same grid budget at each beam (as ``ctc tune-lm --beam-size`` does for the beam a user
+decodes with; ``--tune-beam N`` tunes once at beam N instead). For each beam, a paired bootstrap
+over test utterances (Bisani & Ney 2004) gives ours minus the best peer's WER with its 95%
+interval, so that a difference of a few words is not read as a win or a loss.
+
+Inputs: posteriors dumps from ``evaluate`` (``--dev``, ``--test``, ``--lm``), or by default
+synthetic character posteriors from a random word-bigram source with an LM built by our own
+Kneser-Ney builder from text of the same source (``--work`` caches them).
 
     python tools/bench_decode.py                       # synthetic
     python tools/bench_decode.py --dev dev.pt --test test.pt --lm lm.arpa
@@ -28,15 +33,16 @@ from ctc.decode.posteriors import Posteriors, load_posteriors, pad
 from ctc.decode.synthetic import SentenceSource, char_posteriors, char_tokens
 from ctc.decode.tune_cli import grid_search
 from ctc.io import atomic_write_text
-from ctc.metrics.errors import count_errors
+from ctc.metrics.bootstrap import paired_bootstrap
+from ctc.metrics.errors import count_errors, utterance_errors
 
-# the same budget per decoder: 4 x 4 points, wide enough that no decoder's optimum sits on the
-# grid's edge (on real posteriors a 3 x 3 grid put ours at its corner); flashlight's lm_weight
-# multiplies log10 scores, hence its scaled alphas
+# the same budget per decoder, 6 x 6 points, placed so that no decoder's optimum sits on the
+# grid's edge on the demo's speech posteriors at any beam; flashlight's lm_weight multiplies
+# log10 scores (hence smaller alphas) and its optimum word score is lower
 GRIDS = {
-    "ours": ([0.3, 0.6, 1.0, 1.6], [0.0, 1.0, 2.0, 3.5]),
-    "pyctcdecode": ([0.3, 0.6, 1.0, 1.6], [0.0, 1.0, 2.0, 3.5]),
-    "flashlight": ([0.35, 0.7, 1.4, 2.3], [-1.0, 0.0, 1.0, 2.0]),
+    "ours": ([0.3, 0.45, 0.6, 0.8, 1.0, 1.3], [0.0, 1.5, 3.0, 4.5, 6.0, 7.5]),
+    "pyctcdecode": ([0.3, 0.45, 0.6, 0.8, 1.0, 1.3], [0.0, 1.5, 3.0, 4.5, 6.0, 7.5]),
+    "flashlight": ([0.1, 0.2, 0.35, 0.5, 0.7, 1.0], [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]),
 }
 
 
@@ -78,14 +84,36 @@ def _flatten(lp: np.ndarray, temperature: float) -> np.ndarray:
     return (x - np.log(np.exp(x).sum(axis=1, keepdims=True))).astype(np.float32)
 
 
-def _timed(decoder, data: Posteriors) -> tuple[float, float, float]:
-    """WER, wall ms per utterance, and this process's CPU ms per utterance (all its threads;
-    pyctcdecode's forked workers are not counted)."""
+def _timed(decoder, data: Posteriors) -> tuple[float, float, float, list[str]]:
+    """WER, wall ms per utterance, this process's CPU ms per utterance (all its threads;
+    pyctcdecode's forked workers are not counted), and the hypotheses."""
     start, cpu = time.perf_counter(), time.process_time()
     hyps = decoder(data.log_probs, data.lengths)
     ms = 1000 * (time.perf_counter() - start) / len(data.refs)
     cpu_ms = 1000 * (time.process_time() - cpu) / len(data.refs)
-    return count_errors(data.refs, [h.text for h in hyps]).rate, ms, cpu_ms
+    texts = [h.text for h in hyps]
+    return count_errors(data.refs, texts).rate, ms, cpu_ms, texts
+
+
+def _compare_with_best_peer(test: Posteriors, hyps: dict[tuple[str, int], list[str]],
+                            beams: list[int]) -> list[dict]:
+    """Per beam: ours against the peer with the lowest test WER, by paired bootstrap."""
+    out = []
+    for beam in beams:
+        if ("ours", beam) not in hyps:
+            continue
+        errors = {name: utterance_errors(test.refs, texts)
+                  for (name, b), texts in hyps.items() if b == beam}
+        peers = [n for n in errors if n != "ours"]
+        if not peers:
+            continue
+        peer = min(peers, key=lambda n: (errors[n].total().rate, n))
+        c = paired_bootstrap(errors[peer].errors, errors["ours"].errors,
+                             errors["ours"].ref_length, samples=2000, seed=0)
+        out.append({"beam": beam, "peer": peer, "ours": c.rate_b, "peer_wer": c.rate_a,
+                    "delta": c.delta, "low": c.delta_low, "high": c.delta_high,
+                    "prob_ours_better": c.prob_b_better})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--decoders", nargs="+", default=["greedy", "ours", "pyctcdecode",
                                                      "flashlight"])
     p.add_argument("--beams", type=int, nargs="+", default=[10, 50, 100])
-    p.add_argument("--tune-beam", type=int, default=50)
+    p.add_argument("--tune-beam", type=int, default=None,
+                   help="tune alpha/beta once at this beam (default: at each beam)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
     p.add_argument("--work", default="exp/bench_decode", help="cache for the synthetic LM")
     p.add_argument("--vocab", type=int, default=2000)
@@ -123,36 +152,45 @@ def main(argv: list[str] | None = None) -> int:
           f" LM {lm}", flush=True)
     kw = {"tokens": test.tokens, "blank": test.blank, "word_delimiter": test.word_delimiter}
 
-    tuned: dict[str, tuple[float, float]] = {}
-    for name in args.decoders:
-        if name == "greedy":
-            continue
-        try:
-            best, _ = grid_search(dev, lm, name, *GRIDS.get(name, GRIDS["ours"]), args.tune_beam,
-                                  num_threads=1)
-        except Exception as err:  # a peer that is missing or broken is reported, not fatal
-            print(f"{name}: skipped ({type(err).__name__}: {err})", flush=True)
-            continue
-        tuned[name] = (best["alpha"], best["beta"])
-        print(f"{name}: tuned alpha {best['alpha']} beta {best['beta']} dev WER "
-              f"{100 * best['wer']:.2f}%", flush=True)
+    tuned: dict[tuple[str, int], tuple[float, float]] = {}
+    names = [n for n in args.decoders if n != "greedy"]
+    for name in names:
+        for beam in ([args.tune_beam] if args.tune_beam else args.beams):
+            try:
+                best, _ = grid_search(dev, lm, name, *GRIDS.get(name, GRIDS["ours"]), beam,
+                                      num_threads=1)
+            except Exception as err:  # a peer that is missing or broken is reported, not fatal
+                print(f"{name}: skipped ({type(err).__name__}: {err})", flush=True)
+                break
+            tuned[name, beam] = (best["alpha"], best["beta"])
+            print(f"{name}: beam {beam} tuned alpha {best['alpha']} beta {best['beta']} dev WER "
+                  f"{100 * best['wer']:.2f}%", flush=True)
+
+    def weights(name: str, beam: int) -> tuple[float, float] | None:
+        return tuned.get((name, args.tune_beam or beam))
 
     rows = []
+    hyps: dict[tuple[str, int], list[str]] = {}
     if "greedy" in args.decoders:
-        wer, ms, cpu = _timed(make_decoder("greedy", **kw), test)
+        wer, ms, cpu, _ = _timed(make_decoder("greedy", **kw), test)
         rows.append({"decoder": "greedy", "beam": 1, "threads": 1, "wer": wer, "ms": ms,
                      "cpu_ms": cpu})
     for beam in args.beams:
         for threads in args.threads:
-            for name, (alpha, beta) in tuned.items():
+            for name in names:
+                if weights(name, beam) is None:
+                    continue
+                alpha, beta = weights(name, beam)
                 dec = make_decoder(name, **kw, lm=lm, alpha=alpha, beta=beta, beam_size=beam,
                                    num_threads=threads)
-                wer, ms, cpu = _timed(dec, test)
+                wer, ms, cpu, texts = _timed(dec, test)
+                hyps.setdefault((name, beam), texts)
                 rows.append({"decoder": name, "beam": beam, "threads": threads, "wer": wer,
                              "ms": ms, "cpu_ms": cpu, "alpha": alpha, "beta": beta})
                 print(f"  {name:<12} beam {beam:>3} threads {threads}  WER {100 * wer:6.2f}%  "
                       f"{ms:8.2f} ms/utt  (CPU {cpu:8.2f} ms)", flush=True)
 
+    comparisons = _compare_with_best_peer(test, hyps, args.beams)
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; ratios = peer time /"
           " this row's time at the same beam and threads (wall; CPU in brackets)")
     print("| decoder | beam | threads | WER % | ms/utt wall | ms/utt CPU | vs pyctcdecode |"
@@ -170,8 +208,20 @@ def main(argv: list[str] | None = None) -> int:
         rf = ratio(index.get(("flashlight", r["beam"], r["threads"])), r)
         print(f"| {r['decoder']} | {r['beam']} | {r['threads']} | {100 * r['wer']:.2f} | "
               f"{r['ms']:.2f} | {r['cpu_ms']:.2f} | {rp} | {rf} |")
+    if comparisons:
+        print("\nours - best peer, test WER points (paired bootstrap, 95% interval; "
+              "P = probability that ours is better)")
+        print("| beam | best peer | ours % | peer % | difference | 95% interval | P |")
+        print("|---|---|---|---|---|---|---|")
+        for c in comparisons:
+            print(f"| {c['beam']} | {c['peer']} | {100 * c['ours']:.2f} | "
+                  f"{100 * c['peer_wer']:.2f} | {100 * c['delta']:+.2f} | "
+                  f"[{100 * c['low']:+.2f}, {100 * c['high']:+.2f}] | "
+                  f"{c['prob_ours_better']:.2f} |")
     if args.out:
-        atomic_write_text(args.out, json.dumps({"tuned": tuned, "rows": rows}, indent=2) + "\n")
+        table = {f"{name}@{beam}": ab for (name, beam), ab in tuned.items()}
+        atomic_write_text(args.out, json.dumps({"tuned": table, "rows": rows,
+                                                "comparisons": comparisons}, indent=2) + "\n")
     return 0
 
 
