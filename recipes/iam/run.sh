@@ -21,6 +21,7 @@
 #   SYNTH_TRAIN=2400 SYNTH_DEV=120 SYNTH_TEST=240   sentences per split of the generated corpus
 #   LM_ORDER=3  ALPHA=0.5  BETA=1.0  BEAM=32        LM decoding
 #   TUNE_LM=1   tune ALPHA/BETA on the valid split (ctc tune-lm) before the LM test run
+#   ALPHA_GRID="0.3 0.5 0.8 1.2 1.6"  BETA_GRID="0.0 1.0 2.0 3.5 5.0"   tune-lm grid
 #   TRAIN_ARGS="--set train.epochs=5"                extra htr train arguments
 #   PYTHON=python3                                   interpreter with carousel importable
 set -euo pipefail
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage="$2"; shift 2 ;;
     --stop-stage|--stop_stage) stop_stage="$2"; shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *=*) export "${1?}"; shift ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -54,6 +55,8 @@ ALPHA="${ALPHA:-0.5}"
 BETA="${BETA:-1.0}"
 BEAM="${BEAM:-32}"
 TUNE_LM="${TUNE_LM:-1}"
+ALPHA_GRID="${ALPHA_GRID:-0.3 0.5 0.8 1.2 1.6}"
+BETA_GRID="${BETA_GRID:-0.0 1.0 2.0 3.5 5.0}"
 TRAIN_ARGS="${TRAIN_ARGS:-}"
 PYTHON="${PYTHON:-python3}"
 export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}"
@@ -102,9 +105,10 @@ if run_stage 4 evaluate; then
     # LM weight and word bonus tuned on the validation split (Graves et al. 2009 style)
     htr evaluate --model "$EXP" --manifest "$DATA/valid.jsonl" --report "$EXP/eval/valid_greedy" \
       --title "valid, greedy" --dump-posteriors "$EXP/eval/valid_posteriors.pt"
+    # shellcheck disable=SC2086
     ctc tune-lm --posteriors "$EXP/eval/valid_posteriors.pt" --lm "$LM" \
       --out "$EXP/lm_tuned.json" --beam-size "$BEAM" \
-      --alpha-grid 0.3 0.5 0.8 1.2 --beta-grid 0.0 1.0 2.0
+      --alpha-grid $ALPHA_GRID --beta-grid $BETA_GRID
     read -r ALPHA BETA < <("$PYTHON" -c 'import json,sys; t=json.load(open(sys.argv[1]));
 print(t["alpha"], t["beta"])' "$EXP/lm_tuned.json")
     log "tuned on valid: alpha=$ALPHA beta=$BETA"

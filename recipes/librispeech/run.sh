@@ -57,8 +57,8 @@ ALPHA="${ALPHA:-0.5}"
 BETA="${BETA:-1.0}"
 BEAM="${BEAM:-32}"
 TUNE_LM="${TUNE_LM:-1}"                        # 1: tune ALPHA/BETA on DEV_SUBSET (ctc tune-lm)
-ALPHA_GRID="${ALPHA_GRID:-0.3 0.6 1.0 1.6}"
-BETA_GRID="${BETA_GRID:-1.0 2.0 3.5 5.0}"
+ALPHA_GRID="${ALPHA_GRID:-0.45 0.6 0.8 1.0 1.3}"
+BETA_GRID="${BETA_GRID:-2.0 3.5 5.0 6.5 8.0}"
 DEVICE="${DEVICE:-cpu}"                        # evaluation device; training: train.device
 TRAIN_ARGS="${TRAIN_ARGS:-}"                   # extra asr train options, e.g. "--set optim.lr=1e-3"
 if [ -z "${PYTHON:-}" ]; then
