@@ -46,13 +46,10 @@ class ByteTrie {
   int32_t size() const { return static_cast<int32_t>(nodes_.size()); }
   int32_t depth(int32_t node) const { return nodes_[node].depth; }
   int32_t parent(int32_t node) const { return nodes_[node].parent; }  // -1 for the root
-
-  // value[node] = max(value[node], value of every descendant): the max-smeared look-ahead.
-  void smear_max(std::vector<float>& value) const {
-    for (int32_t node = size() - 1; node >= 0; --node)  // children have larger ids than parents
-      for (const auto& [byte, next] : nodes_[node].children)
-        if (value[next] > value[node]) value[node] = value[next];
+  const std::vector<std::pair<unsigned char, int32_t>>& children(int32_t node) const {
+    return nodes_[node].children;
   }
+
 
  private:
   struct Node {

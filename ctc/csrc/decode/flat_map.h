@@ -46,9 +46,12 @@ class FlatMap {
   }
 
  private:
-  static uint64_t mix(uint64_t k) {
-    k *= 0x9E3779B97F4A7C15ULL;
-    return k ^ (k >> 29);
+  static uint64_t mix(uint64_t k) {  // MurmurHash3's 64-bit finaliser: every key bit reaches
+    k ^= k >> 33;                     // the low bits that pick the slot
+    k *= 0xFF51AFD7ED558CCDULL;
+    k ^= k >> 33;
+    k *= 0xC4CEB9FE1A85EC53ULL;
+    return k ^ (k >> 33);
   }
   void grow() {
     std::vector<uint64_t> keys(std::max<size_t>(64, keys_.size() * 2), kEmpty);

@@ -1,5 +1,7 @@
 #include "ngram_lm.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -180,6 +182,13 @@ NGramLM::NGramLM(const std::string& path) {
 }
 
 void NGramLM::index_successors() {
+  std::vector<int32_t> by_bytes(words_.size());
+  for (size_t i = 0; i < by_bytes.size(); ++i) by_bytes[i] = static_cast<int32_t>(i);
+  std::sort(by_bytes.begin(), by_bytes.end(),
+            [&](int32_t a, int32_t b) { return words_[a] < words_[b]; });
+  word_rank_.assign(words_.size(), 0);
+  for (size_t r = 0; r < by_bytes.size(); ++r) word_rank_[by_bytes[r]] = static_cast<int32_t>(r);
+
   succ_start_.assign(entries_.size() + 1, 0);
   for (uint64_t key : keys_)
     if (key != kEmpty) ++succ_start_[(key >> 32) + 1];
@@ -189,7 +198,20 @@ void NGramLM::index_successors() {
   for (size_t i = 0; i < keys_.size(); ++i) {
     if (keys_[i] == kEmpty) continue;
     const int32_t word = static_cast<int32_t>(keys_[i] & 0xffffffffu);
-    succ_[fill[keys_[i] >> 32]++] = {word, entries_[slots_[i]].prob};
+    succ_[fill[keys_[i] >> 32]++] = {word, word_rank_[word], entries_[slots_[i]].prob};
+  }
+  best_successor_.assign(entries_.size(), -INFINITY);
+  best_successor_word_.assign(entries_.size(), -1);
+  for (size_t e = 0; e + 1 < succ_start_.size(); ++e) {
+    std::sort(succ_.begin() + succ_start_[e], succ_.begin() + succ_start_[e + 1],
+              [](const Successor& a, const Successor& b) { return a.rank < b.rank; });
+    for (int64_t i = succ_start_[e]; i < succ_start_[e + 1]; ++i) {
+      const int32_t w = succ_[i].word;
+      if (w != bos_ && w != eos_ && w != unk_ && succ_[i].prob > best_successor_[e]) {
+        best_successor_[e] = succ_[i].prob;
+        best_successor_word_[e] = w;
+      }
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <limits>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <unordered_set>
 
 namespace carousel::decode {
@@ -53,6 +54,8 @@ struct PrefixBeamSearch::Node {
   int32_t lm_state, lex, hot, word_bytes, words;
   float base;  // weighted LM of completed words + word bonuses + unk penalties + locked hotwords
   float heur;  // look-ahead of the partial word + hotword bonus of the partial match
+  float la = 0.0f;        // unweighted LM look-ahead of the partial word
+  int32_t la_word = -1;   // lexicon node of the word attaining it (-1: not computed)
   float lm;    // unweighted ln P_lm of completed words
   float pb = kNegInf, pnb = kNegInf, npb = kNegInf, npnb = kNegInf;
   int32_t stamp = -1;
@@ -131,10 +134,7 @@ struct PrefixBeamSearch::Workspace {
   std::vector<std::pair<float, int32_t>> candidates;
   std::vector<Ranked> ranked;
   FlatMap<std::pair<float, int32_t>> lm_cache;  // (state, word) -> (score, next state)
-  // context look-ahead: (state, lexicon node) -> value, and the best listed successor of the
-  // state below each node, for the states whose successors have been indexed
-  FlatMap<float> lookahead, listed;
-  FlatMap<uint8_t> indexed;
+  FlatMap<std::pair<float, int32_t>> lookahead;  // (state, lexicon node) -> look-ahead, word
 };
 
 PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptions options,
@@ -166,6 +166,7 @@ PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptio
   };
   if (lexicon.empty() && use_lm_vocab && lm_) {
     for (int w = 0; w < lm_->num_words(); ++w) add_word(lm_->words()[w], w);
+    lexicon_is_lm_vocab_ = true;
   } else {
     for (const auto& word : lexicon) {
       int32_t id = -2;
@@ -203,14 +204,54 @@ PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptio
   word_at_.assign(lexicon_.size(), -1);
   word_node_.assign(lm_ ? lm_->num_words() : 0, -1);
   const float lexicon_only = lm_ && options_.alpha > 0 ? options_.unk_score / options_.alpha : 0.f;
+  smear_word_.assign(lexicon_.size(), -1);
   for (auto [node, id] : ends) {
     word_at_[node] = id;
     if (id >= 0 && id < static_cast<int32_t>(word_node_.size())) word_node_[id] = node;
     const float value = id >= 0 && lm_ ? lm_->unigram(id)
                         : (lm_ && id != kHotword ? lexicon_only : 0.0f);
-    smear_[node] = std::max(smear_[node], value);
+    if (value > smear_[node] || smear_word_[node] < 0) {
+      smear_[node] = value;
+      smear_word_[node] = node;
+    }
   }
-  lexicon_.smear_max(smear_);
+  // max-smear towards the root (children have larger ids than their parents)
+  for (int32_t node = lexicon_.size() - 1; node > 0; --node) {
+    const int32_t up = lexicon_.parent(node);
+    if (smear_word_[node] >= 0 && (smear_[node] > smear_[up] || smear_word_[up] < 0)) {
+      smear_[up] = smear_[node];
+      smear_word_[up] = smear_word_[node];
+    }
+  }
+  lex_pre_.assign(lexicon_.size(), 0);
+  lex_end_.assign(lexicon_.size(), 0);
+  {
+    int32_t counter = 0;
+    std::vector<std::pair<int32_t, size_t>> stack{{0, 0}};  // (node, next child)
+    lex_pre_[0] = counter++;
+    while (!stack.empty()) {
+      auto& [node, next] = stack.back();
+      const auto& kids = lexicon_.children(node);
+      if (next < kids.size()) {
+        const int32_t kid = kids[next++].second;
+        lex_pre_[kid] = counter++;
+        stack.emplace_back(kid, 0);
+      } else {
+        lex_end_[node] = counter;
+        stack.pop_back();
+      }
+    }
+  }
+  rank_lo_.assign(lexicon_.size(), std::numeric_limits<int32_t>::max());
+  rank_hi_.assign(lexicon_.size(), 0);
+  for (auto [node, id] : ends) {
+    if (id < 0 || !lm_) continue;
+    const int32_t rank = lm_->word_rank(id);
+    for (int32_t x = node; x >= 0; x = lexicon_.parent(x)) {
+      rank_lo_[x] = std::min(rank_lo_[x], rank);
+      rank_hi_[x] = std::max(rank_hi_[x], rank + 1);
+    }
+  }
 
   // hotwords: " phrase " over bytes; the bonus grows linearly along the phrase
   if (!hotwords.empty()) {
@@ -254,31 +295,36 @@ float PrefixBeamSearch::lm_score(Workspace& ws, int32_t state, int32_t word, int
   return score;
 }
 
-float PrefixBeamSearch::lookahead(Workspace& ws, int32_t state, int32_t lex) const {
-  if (state == 0 || !lm_ || options_.lm_lookahead != LookAhead::kContext) return smear_[lex];
+std::pair<float, int32_t> PrefixBeamSearch::lookahead(Workspace& ws, int32_t state,
+                                                     int32_t lex) const {
+  if (state == 0 || !lm_ || options_.lm_lookahead != LookAhead::kContext)
+    return {smear_[lex], smear_word_[lex]};
   const uint64_t key = FlatMap<float>::key(state, lex);
-  if (const float* hit = ws.lookahead.find(key)) return *hit;
-  if (ws.lookahead.size() + ws.listed.size() > (1u << 22)) {
-    ws.lookahead.clear();
-    ws.listed.clear();
-    ws.indexed.clear();
-  }
-  if (ws.indexed.try_emplace(static_cast<uint64_t>(state), 1).second) {
-    // a node already holding >= p has had every ancestor raised to >= p by the same word
-    for (auto* s = lm_->successors_begin(state); s != lm_->successors_end(state); ++s) {
-      for (int32_t node = word_node_[s->word]; node >= 0; node = lexicon_.parent(node)) {
-        auto [value, fresh] = ws.listed.try_emplace(FlatMap<float>::key(state, node), s->prob);
-        if (!fresh) {
-          if (*value >= s->prob) break;
-          *value = s->prob;
-        }
+  if (const auto* hit = ws.lookahead.find(key)) return *hit;
+  if (ws.lookahead.size() > (1u << 22)) ws.lookahead.clear();
+  auto [value, word] = lookahead(ws, lm_->suffix(state), lex);
+  value += lm_->backoff(state);
+  if (lex == 0 && lexicon_is_lm_vocab_) {
+    if (lm_->best_successor(state) > value) {
+      value = lm_->best_successor(state);
+      word = word_node_[lm_->best_successor_word(state)];
+    }
+  } else {
+    // the successors listed for the state whose words lie below lex: one run of ranks
+    const int32_t lo = rank_lo_[lex], hi = rank_hi_[lex];
+    const auto* end = lm_->successors_end(state);
+    const auto* it = std::lower_bound(
+        lm_->successors_begin(state), end, lo,
+        [](const NGramLM::Successor& s, int32_t r) { return s.rank < r; });
+    for (; it != end && it->rank < hi; ++it) {
+      if (it->prob > value && word_node_[it->word] >= 0) {
+        value = it->prob;
+        word = word_node_[it->word];
       }
     }
   }
-  float value = lm_->backoff(state) + lookahead(ws, lm_->suffix(state), lex);
-  if (const float* listed = ws.listed.find(key)) value = std::max(value, *listed);
-  ws.lookahead.try_emplace(key, value);
-  return value;
+  ws.lookahead.try_emplace(key, std::make_pair(value, word));
+  return {value, word};
 }
 
 float PrefixBeamSearch::lookahead_after(const std::vector<std::string>& history,
@@ -289,19 +335,25 @@ float PrefixBeamSearch::lookahead_after(const std::vector<std::string>& history,
   Workspace ws;
   int32_t state = lm_->begin_state();
   for (const auto& word : history) lm_score(ws, state, lm_->word_id(word), &state);
-  return lookahead(ws, state, lex);
+  return lookahead(ws, state, lex).first;
 }
 
-float PrefixBeamSearch::heuristic(Workspace& ws, const Node& n) const {
+void PrefixBeamSearch::set_heuristic(Workspace& ws, Node& n, bool same_context) const {
   float heur = 0.0f;
-  if (has_lexicon_ && n.word_bytes > 0) {
-    if (n.lex < 0) heur = options_.unk_score;
-    else if (lm_) heur = options_.alpha * lookahead(ws, n.lm_state, n.lex);
-  } else if (has_lexicon_ && lm_ && options_.lm_lookahead == LookAhead::kContext) {
-    heur = options_.alpha * lookahead(ws, n.lm_state, 0);
+  const bool partial = has_lexicon_ && n.word_bytes > 0;
+  if (partial && n.lex < 0) {
+    heur = options_.unk_score;
+    n.la_word = -1;
+  } else if (lm_ && (partial || (has_lexicon_ && options_.lm_lookahead == LookAhead::kContext))) {
+    const int32_t lex = partial ? n.lex : 0;
+    if (!(same_context && n.la_word >= 0 && below(n.la_word, lex)))
+      std::tie(n.la, n.la_word) = lookahead(ws, n.lm_state, lex);
+    heur = options_.alpha * n.la;
+  } else {
+    n.la_word = -1;
   }
   if (hot_space_ >= 0) heur += hot_bonus_[n.hot];
-  return heur;
+  n.heur = heur;
 }
 
 bool PrefixBeamSearch::complete_word(Workspace& ws, int32_t lex, int32_t* lm_state, float* base,
@@ -365,7 +417,7 @@ int32_t PrefixBeamSearch::child(Workspace& ws, int32_t node, int32_t token, int3
     if (options_.lexicon_constrained && has_lexicon_ && n.lex < 0) n.valid = false;
   }
   n.base += locked;
-  n.heur = heuristic(ws, n);
+  set_heuristic(ws, n, !boundary_[token]);
   const int32_t id = static_cast<int32_t>(ws.nodes.size());
   ws.nodes.push_back(n);
   ws.children.insert(node, token, id);
@@ -387,7 +439,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
   root.word_bytes = root.words = 0;
   root.base = root.heur = root.lm = 0.0f;
   root.pb = 0.0f;
-  root.heur = heuristic(ws, root);
+  set_heuristic(ws, root, false);
   ws.nodes.push_back(root);
   ws.beams.assign(1, 0);
   float best_score = 0.0f;  // of the beams entering the frame (NaN: to be recomputed)

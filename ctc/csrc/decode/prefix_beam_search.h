@@ -99,10 +99,16 @@ class PrefixBeamSearch {
   bool complete_word(Workspace& ws, int32_t lex, int32_t* lm_state, float* base, float* lm,
                      int32_t* words, bool force = false) const;
   float lm_score(Workspace& ws, int32_t state, int32_t word, int32_t* next) const;
-  // Unweighted look-ahead of lexicon node `lex` in LM context `state` (see the file comment).
-  float lookahead(Workspace& ws, int32_t state, int32_t lex) const;
-  // The heuristic term of a node: weighted look-ahead of its partial word plus hotword bonus.
-  float heuristic(Workspace& ws, const Node& n) const;
+  // Unweighted look-ahead of lexicon node `lex` in LM context `state` (see the file comment),
+  // and the lexicon node of the word that attains it (-1 if none).
+  std::pair<float, int32_t> lookahead(Workspace& ws, int32_t state, int32_t lex) const;
+  // Sets n.heur, the weighted look-ahead of its partial word plus hotword bonus, and n.la,
+  // n.la_word. same_context: n extends its parent's partial word (same LM state), so the
+  // parent's look-ahead holds unchanged when its best word still lies below n's lexicon node.
+  void set_heuristic(Workspace& ws, Node& n, bool same_context) const;
+  bool below(int32_t word_node, int32_t lex) const {
+    return lex_pre_[lex] <= lex_pre_[word_node] && lex_pre_[word_node] < lex_end_[lex];
+  }
   void feed_hot(int32_t* state, unsigned char byte, float* locked) const;
 
   std::vector<std::string> tokens_;
@@ -114,8 +120,13 @@ class PrefixBeamSearch {
   int lexicon_words_ = 0;
   ByteTrie lexicon_;
   std::vector<float> smear_;          // per lexicon node: max unigram ln p below it
+  std::vector<int32_t> smear_word_;   // per lexicon node: the word node attaining smear_
+  std::vector<int32_t> lex_pre_, lex_end_;  // pre-order number of each node, end of its subtree
   std::vector<int32_t> word_at_;      // per lexicon node: LM word id, -1 none, -2 lexicon-only
   std::vector<int32_t> word_node_;    // per LM word id: its lexicon node, or -1
+  // per lexicon node: [lo, hi) of the LM word ranks of the lexicon words below it
+  std::vector<int32_t> rank_lo_, rank_hi_;
+  bool lexicon_is_lm_vocab_ = false;  // then the LM's best_successor is the root's look-ahead
   ByteTrie hot_;
   std::vector<float> hot_bonus_;      // per hotword node: bonus earned so far on this path
   std::vector<uint8_t> hot_end_;
