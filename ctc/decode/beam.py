@@ -24,7 +24,7 @@ from typing import Any
 
 from ctc._ext import load_extension
 from ctc.decode._inputs import as_batch, as_single
-from ctc.decode.hypothesis import Hypothesis, WordSpan
+from ctc.decode.hypothesis import Hypothesis, WordSpan, paused_gc
 from ctc.decode.lm_loader import load_ngram_lm
 from ctc.decode.text import TokenText
 from ctc.errors import InputError
@@ -109,7 +109,8 @@ class BeamSearchDecoder:
         hot = [(" ".join(p.split()), float(w)) for p, w in (hotwords or {}).items() if p.strip()]
         self._search = ext.PrefixBeamSearch(self.tokens, opts, ngram, words, unigrams is None, hot)
 
-    def _hypotheses(self, items: list[tuple]) -> list[Hypothesis]:
+    @staticmethod
+    def _hypotheses(items: list[tuple]) -> list[Hypothesis]:
         out = []
         for tokens, frames, score, acoustic, _lm, words in items:
             spans = tuple(WordSpan(*w) for w in words)
@@ -132,7 +133,8 @@ class BeamSearchDecoder:
         """Decode ``(batch, time, vocab)`` log-probs with ``(batch,)`` lengths on a thread pool."""
         array, lens = as_batch(log_probs, lengths, len(self.tokens))
         results = self._search.decode_batch(array, lens, int(nbest), self.num_threads)
-        return [self._hypotheses(items) for items in results]
+        with paused_gc():
+            return [self._hypotheses(items) for items in results]
 
     def __call__(self, log_probs: Any, lengths: Any | None = None) -> list[Hypothesis]:
         """Best hypothesis of each item of a ``(batch, time, vocab)`` batch."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from ctc._ext import load_extension
 from ctc.decode._inputs import as_batch
-from ctc.decode.hypothesis import Hypothesis
+from ctc.decode.hypothesis import Hypothesis, paused_gc
 
 
 def greedy_decode(log_probs: Any, lengths: Any | None = None, blank: int = 0
@@ -26,8 +26,9 @@ def greedy_decode(log_probs: Any, lengths: Any | None = None, blank: int = 0
     if not 0 <= blank < array.shape[2]:
         raise ValueError(f"blank {blank} is outside the vocabulary of size {array.shape[2]}")
     results = load_extension().greedy_batch(array, lens, blank)
-    return [Hypothesis(tuple(tokens), tuple(frames), float(score))
-            for tokens, frames, score in results]
+    with paused_gc():
+        return [Hypothesis(tuple(tokens), tuple(frames), float(score))
+                for tokens, frames, score in results]
 
 
 class GreedyDecoder:
@@ -42,7 +43,9 @@ class GreedyDecoder:
 
     def __call__(self, log_probs: Any, lengths: Any | None = None) -> list[Hypothesis]:
         out = []
-        for h in greedy_decode(log_probs, lengths, self.blank):
-            out.append(Hypothesis(h.tokens, h.frames, h.score, self.text.text(h.tokens),
-                                  self.text.words(h.tokens, h.frames)))
+        hyps = greedy_decode(log_probs, lengths, self.blank)
+        with paused_gc():
+            for h in hyps:
+                out.append(Hypothesis(h.tokens, h.frames, h.score, self.text.text(h.tokens),
+                                      self.text.words(h.tokens, h.frames)))
         return out
