@@ -9,7 +9,9 @@ PIP := $(PY) -m pip
 TORCH_SPEC := torch==2.13.0
 EXTRAS := dev,bpe,flashlight
 APT_PACKAGES := espeak-ng sox libsndfile1 fonts-dkg-handwriting fonts-bwht fonts-breip \
-	fonts-kristi fonts-klee fonts-rufscript fonts-sjfonts
+	fonts-kristi fonts-klee fonts-rufscript fonts-sjfonts fonts-comic-neue fonts-dancingscript \
+	fonts-ecolier-court fonts-femkeklaver fonts-kaushanscript fonts-leckerli-one fonts-lobster \
+	fonts-havana fonts-tlwg-purisa-ttf fonts-yusei-magic
 CSRC := $(shell find ctc/csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh')
 EXT_STAMP := build/.extension-built
 PYTEST_ARGS ?=

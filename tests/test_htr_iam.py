@@ -183,3 +183,22 @@ def test_font_problem_detects_missing_characters():
     fonts = _two_fonts()
     assert synth_iam.font_problem(fonts[0], "abc") is None
     assert "misses" in synth_iam.font_problem(fonts[0], "abc\u4e2d")
+
+
+def test_synth_holds_out_whole_families(tmp_path):
+    families = ["Alpha", "Alpha", "Beta", "Steve", "Delphine", "Rufscript", "Kristi", "Gamma"]
+    fonts = [synth_iam.Font(f"{i:03d}", f"/fonts/{fam}{i}.ttf", fam)
+             for i, fam in enumerate(families)]
+    splits = {name: [f"sentence number {k} of {name}" for k in range(40)]
+              for name in ("train", "dev", "test")}
+    jobs, ids, _ = synth_iam.plan(splits, fonts, root=tmp_path, seed=0, font_size=30,
+                                  err_rate=0.0)
+    family_of = {f.path: f.family for f in fonts}
+    used = {name: {family_of[j.font_path] for j in jobs if j.line_id in set(ids[name])}
+            for name in ids}
+    assert used["test"] == {"Steve", "Delphine"}
+    assert used["dev"] == {"Rufscript", "Kristi"}
+    assert used["train"] == {"Alpha", "Beta", "Gamma"}
+    with pytest.raises(SystemExit, match="both in test and dev"):
+        synth_iam.plan(splits, fonts, root=tmp_path, seed=0, font_size=30, err_rate=0.0,
+                       test_families=["Steve"], dev_families=["Steve", "Kristi"])

@@ -10,7 +10,7 @@ Output tree (as the real IAM distribution, so ``htr prepare iam`` reads both the
     ROOT/writers.txt         # writer id -> font file (not in IAM; for people)
 
 Each font file of the Debian handwriting font packages is one "writer". Whole font families are
-held out: one for the test split, another for the dev split, as IAM holds out writers. Fonts
+held out: two for the test split, two others for the dev split, as IAM holds out writers. Fonts
 that miss a character of the text, or that draw lower case as capitals, are skipped. Every line
 gets its own random size, slant, stroke width, baseline drift and jitter, letter and word
 spacing, ink level, paper noise and blur, drawn from a generator seeded by the line id, so the
@@ -24,6 +24,8 @@ Usage: ``python tools/synth_iam.py --out data/iam_synth --train 3000 --dev 150 -
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import glob
 import os
 import string
 import subprocess
@@ -41,13 +43,21 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpus_text
 
-FONT_DIRS = ("/usr/share/fonts/truetype/fifthhorseman", "/usr/share/fonts/truetype/breip",
-             "/usr/share/fonts/truetype/kristi", "/usr/share/fonts/truetype/klee",
-             "/usr/share/fonts/truetype/rufscript", "/usr/share/fonts/truetype/sjfonts",
-             "/usr/share/fonts/opentype/bwht")
+# One pattern per Debian package: fonts-dkg-handwriting, fonts-breip, fonts-kristi, fonts-klee,
+# fonts-rufscript, fonts-sjfonts, fonts-bwht, fonts-comic-neue, fonts-dancingscript,
+# fonts-ecolier-court, fonts-femkeklaver, fonts-kaushanscript, fonts-leckerli-one, fonts-lobster,
+# fonts-havana, fonts-tlwg-purisa-ttf (the handwriting face of the Thai set), fonts-yusei-magic.
+FONT_PATTERNS = tuple(f"/usr/share/fonts/{p}" for p in (
+    "truetype/fifthhorseman/*", "truetype/breip/*", "truetype/kristi/*", "truetype/klee/*",
+    "truetype/rufscript/*", "truetype/sjfonts/*", "opentype/bwht/*", "opentype/comic-neue/*",
+    "opentype/dancingscript/*", "truetype/ecolier-court/*", "truetype/femkeklaver/*",
+    "opentype/kaushanscript/*", "truetype/leckerli-one/*", "opentype/lobster/*",
+    "opentype/havana/*", "truetype/tlwg/Purisa*", "truetype/yusei-magic/*"))
 FONT_SUFFIXES = (".ttf", ".otf")
-TEST_FAMILY = "Steve"
-DEV_FAMILY = "Rufscript"
+# Whole families held out, two per split as IAM holds out several writers: the sjfonts package
+# (Steve, Delphine: tight, small handwriting) for test, Rufscript and Kristi for dev.
+TEST_FAMILIES = ("Steve", "Delphine")
+DEV_FAMILIES = ("Rufscript", "Kristi")
 LINES_PER_FORM = 8
 
 
@@ -69,10 +79,10 @@ class LineJob:
     seed: int
 
 
-def list_font_files(dirs: Sequence[str] = FONT_DIRS) -> list[str]:
-    """Font files under the handwriting font folders (``fc-list`` when the folders are absent)."""
-    files = [str(p) for d in dirs if os.path.isdir(d) for p in sorted(Path(d).rglob("*"))
-             if p.suffix.lower() in FONT_SUFFIXES]
+def list_font_files(patterns: Sequence[str] = FONT_PATTERNS) -> list[str]:
+    """Font files matching ``patterns`` (``fc-list`` when none of them matches a file)."""
+    files = sorted({p for pattern in patterns for p in glob.glob(pattern)
+                    if Path(p).suffix.lower() in FONT_SUFFIXES})
     if files:
         return files
     try:
@@ -80,8 +90,8 @@ def list_font_files(dirs: Sequence[str] = FONT_DIRS) -> list[str]:
                              text=True, check=False).stdout.split("\n")
     except OSError:
         return []
-    keys = [os.path.basename(d) for d in dirs]
-    return sorted(f for f in out if f and any(f"/{k}/" in f for k in keys))
+    return sorted(f for f in out if f and any(fnmatch.fnmatch(f, "*/" + p.split("/", 4)[-1])
+                                              for p in patterns))
 
 
 def font_family(path: str) -> str:
@@ -251,13 +261,16 @@ def render_job(job: LineJob) -> tuple[str, int, int, int, int]:
 
 
 def plan(splits: dict[str, list[str]], fonts: list[Font], *, root: Path, seed: int,
-         font_size: int, err_rate: float, test_family: str = TEST_FAMILY,
-         dev_family: str = DEV_FAMILY) -> tuple[list[LineJob], dict[str, list[str]], list]:
+         font_size: int, err_rate: float, test_families: Sequence[str] = TEST_FAMILIES,
+         dev_families: Sequence[str] = DEV_FAMILIES
+         ) -> tuple[list[LineJob], dict[str, list[str]], list]:
     """Assign lines to forms and writers: returns jobs, line ids per split, and forms rows
     ``(form_id, writer, n_sentences, n_lines, n_words)``."""
-    held = {"test": test_family, "dev": dev_family}
-    pools = {name: [f for f in fonts if f.family == fam] for name, fam in held.items()}
-    pools["train"] = [f for f in fonts if f.family not in held.values()]
+    held = {"test": set(test_families), "dev": set(dev_families)}
+    if held["test"] & held["dev"]:
+        raise SystemExit(f"font families both in test and dev: {held['test'] & held['dev']}")
+    pools = {name: [f for f in fonts if f.family in fams] for name, fams in held.items()}
+    pools["train"] = [f for f in fonts if f.family not in held["test"] | held["dev"]]
     for name, pool in pools.items():
         if not pool and splits.get(name):
             raise SystemExit(f"no usable font for the {name} split")
@@ -297,10 +310,11 @@ def write_text(path: Path, text: str) -> None:
 def synthesize(out: str | Path, *, train: int, dev: int, test: int, seed: int = 1,
                font_size: int = 40, err_rate: float = 0.02, jobs: int = 0,
                text_file: str | None = None, fonts: Sequence[str] | None = None,
-               test_family: str | None = None, dev_family: str | None = None,
-               log=print) -> dict[str, int]:
+               test_families: Sequence[str] | None = None,
+               dev_families: Sequence[str] | None = None, log=print) -> dict[str, int]:
     """Write the IAM-layout corpus under ``out``; return the number of lines per split."""
-    test_family, dev_family = test_family or TEST_FAMILY, dev_family or DEV_FAMILY
+    test_families = tuple(test_families or TEST_FAMILIES)
+    dev_families = tuple(dev_families or DEV_FAMILIES)
     root = Path(out)
     charset = string.ascii_letters + ".,"
     usable = select_fonts(list(fonts) if fonts else list_font_files(), charset, log)
@@ -310,7 +324,8 @@ def synthesize(out: str | Path, *, train: int, dev: int, test: int, seed: int = 
     splits = corpus_text.split_sentences({k: v for k, v in counts.items() if v > 0}, seed,
                                          text_file)
     todo, ids, forms = plan(splits, usable, root=root, seed=seed, font_size=font_size,
-                            err_rate=err_rate, test_family=test_family, dev_family=dev_family)
+                            err_rate=err_rate, test_families=test_families,
+                            dev_families=dev_families)
     texts = {j.line_id: j.text for j in todo}
     errs = {j.line_id for j in todo if j.err}
     workers = jobs or max(1, min(os.cpu_count() or 1, 8))
@@ -344,7 +359,8 @@ def synthesize(out: str | Path, *, train: int, dev: int, test: int, seed: int = 
         f"{f.writer} {f.family} {f.path}\n" for f in usable))
     stats = {name: len(v) for name, v in ids.items()}
     log(f"wrote {sum(stats.values())} lines to {root}: {stats} "
-        f"({len(usable)} fonts; test font {test_family}, dev font {dev_family})")
+        f"({len(usable)} fonts; test fonts {', '.join(test_families)}, dev fonts "
+        f"{', '.join(dev_families)})")
     return stats
 
 
@@ -372,13 +388,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text", default=None, help="sentences file instead of the grammar")
     parser.add_argument("--font", action="append", default=None,
                         help="font file to use (repeatable; default: the Debian handwriting fonts)")
-    parser.add_argument("--test-family", default=None, help=f"default {TEST_FAMILY}")
-    parser.add_argument("--dev-family", default=None, help=f"default {DEV_FAMILY}")
+    parser.add_argument("--test-families", default=None,
+                        help=f"comma-separated font families (default {','.join(TEST_FAMILIES)})")
+    parser.add_argument("--dev-families", default=None,
+                        help=f"comma-separated font families (default {','.join(DEV_FAMILIES)})")
     args = parser.parse_args(argv)
     synthesize(args.out, train=args.train, dev=args.dev, test=args.test, seed=args.seed,
                font_size=args.font_size, err_rate=args.err_rate, jobs=args.jobs,
-               text_file=args.text, fonts=args.font, test_family=args.test_family,
-               dev_family=args.dev_family)
+               text_file=args.text, fonts=args.font,
+               test_families=args.test_families and args.test_families.split(","),
+               dev_families=args.dev_families and args.dev_families.split(","))
     return 0
 
 
