@@ -38,7 +38,10 @@ system-packages:
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing Debian packages:" $$missing; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	    apt-get update -qq || true; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing \
+	      || for p in $$missing; do DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$p \
+	           || echo "warning: apt-get could not install $$p" >&2; done; \
 	  else \
 	    echo "warning: missing Debian packages (install them as root):" $$missing >&2; \
 	  fi; \
