@@ -46,7 +46,7 @@ def test_tuned_weights_apply_only_to_the_lm_they_were_tuned_for(exp):
     _, label = decoder_from_options(parse("--lm", str(lm), "--alpha", "0.2"), TOKENIZER, exp)
     assert "alpha=0.2 beta=2.5" in label
     _, label = decoder_from_options(parse("--lm", str(other)), TOKENIZER, exp)
-    assert "alpha=0.5 beta=1.0" in label
+    assert "alpha=0.6 beta=3.0" in label
 
 
 def test_greedy_by_default_and_beam_search_with_an_lm(exp):

@@ -17,8 +17,8 @@ from ctc.errors import InputError
 
 DECODERS = ("greedy", "ours", "pyctcdecode", "flashlight")
 TUNED_FILE = "lm_tuned.json"
-DEFAULT_ALPHA = 0.5
-DEFAULT_BETA = 1.0
+DEFAULT_ALPHA = 0.6  # untuned defaults for our decoder with its context look-ahead
+DEFAULT_BETA = 3.0
 
 
 def add_decoding_options(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ from ctc.io import atomic_write_text
 from ctc.metrics.errors import count_errors
 
 DEFAULT_ALPHAS = [0.2, 0.4, 0.6, 0.8, 1.0, 1.3]
-DEFAULT_BETAS = [-0.5, 0.5, 1.5, 2.5]
+DEFAULT_BETAS = [0.0, 1.5, 3.0, 4.5, 6.0]
 
 
 @dataclass

@@ -19,7 +19,7 @@
 #   CONF=mini          conf/mini.yaml (CPU, generated corpus) or conf/full.yaml (GPU, real IAM)
 #   EXP=exp/iam_$CONF  experiment directory;  DATA=data/iam  manifests directory
 #   SYNTH_TRAIN=2400 SYNTH_DEV=120 SYNTH_TEST=240   sentences per split of the generated corpus
-#   LM_ORDER=3  ALPHA=0.5  BETA=1.0  BEAM=32        LM decoding
+#   LM_ORDER=3  ALPHA=0.6  BETA=3.0  BEAM=32        LM decoding
 #   TUNE_LM=1   tune ALPHA/BETA on the valid split (ctc tune-lm) before the LM test run
 #   ALPHA_GRID="0.3 0.5 0.8 1.2 1.6"  BETA_GRID="0.0 1.0 2.0 3.5 5.0"   tune-lm grid
 #   TRAIN_ARGS="--set train.epochs=5"                extra htr train arguments
@@ -51,8 +51,8 @@ SYNTH_TRAIN="${SYNTH_TRAIN:-2400}"
 SYNTH_DEV="${SYNTH_DEV:-120}"
 SYNTH_TEST="${SYNTH_TEST:-240}"
 LM_ORDER="${LM_ORDER:-3}"
-ALPHA="${ALPHA:-0.5}"
-BETA="${BETA:-1.0}"
+ALPHA="${ALPHA:-0.6}"
+BETA="${BETA:-3.0}"
 BEAM="${BEAM:-32}"
 TUNE_LM="${TUNE_LM:-1}"
 ALPHA_GRID="${ALPHA_GRID:-0.3 0.5 0.8 1.2 1.6}"
