@@ -143,9 +143,20 @@ def test_synth_tree_roundtrip(tmp_path):
     fonts = _two_fonts()
     out = tmp_path / "synth"
     stats = synth_iam.synthesize(out, train=4, dev=2, test=2, font_size=24, jobs=1,
-                                 err_rate=0.3, fonts=fonts, log=lambda m: None)
+                                 err_rate=0.3, fonts=fonts, lm_sentences=50, log=lambda m: None)
     assert stats["train"] >= 4 and stats["test"] >= 2
     lines = parse_lines_txt(out / "ascii" / "lines.txt")
+    lm_text = (out / "lm-text.txt").read_text().splitlines()
+    assert len(lm_text) > 50
+    split_of = {}
+    for official, name in (("trainset", "train"), ("validationset1", "dev"), ("testset", "test")):
+        task = out / "largeWriterIndependentTextLineRecognitionTask" / f"{official}.txt"
+        split_of.update({i: name for i in task.read_text().split()})
+    by_split = {name: [x.text for x in lines if split_of[x.id] == name]
+                for name in set(split_of.values())}
+    assert set(by_split["train"]) <= set(lm_text)  # the training lines, then the extra text
+    long_held_out = {t for t in by_split["dev"] + by_split["test"] if len(t) > 30}
+    assert long_held_out and not long_held_out & set(lm_text[len(by_split["train"]):])
     assert sum(stats.values()) == len(lines)
     for line in lines:
         assert line.image_path(out).is_file()

@@ -8,6 +8,7 @@ Output tree (as the real IAM distribution, so ``htr prepare iam`` reads both the
     ROOT/largeWriterIndependentTextLineRecognitionTask/{trainset,validationset1,testset}.txt
     ROOT/splits/aachen/{tr,va,te}.lst
     ROOT/writers.txt         # writer id -> font file (not in IAM; for people)
+    ROOT/lm-text.txt         # LM training text (not in IAM): train lines + extra sentences
 
 Each font file of the Debian handwriting font packages is one "writer". Whole font families are
 held out: two for the test split, two others for the dev split, as IAM holds out writers. Fonts
@@ -59,6 +60,7 @@ FONT_SUFFIXES = (".ttf", ".otf")
 TEST_FAMILIES = ("Steve", "Delphine")
 DEV_FAMILIES = ("Rufscript", "Kristi")
 LINES_PER_FORM = 8
+LINE_CHARS = 48  # lines are wrapped at this many characters
 
 
 @dataclass(frozen=True)
@@ -281,7 +283,7 @@ def plan(splits: dict[str, list[str]], fonts: list[Font], *, root: Path, seed: i
     form_index: dict[str, int] = {}
     for name, sentences in splits.items():
         styled = [iam_style(s, rng) for s in sentences]
-        lines = wrap_lines(styled, 48)
+        lines = wrap_lines(styled, LINE_CHARS)
         ids[name] = []
         for start in range(0, len(lines), LINES_PER_FORM):
             chunk = lines[start:start + LINES_PER_FORM]
@@ -311,8 +313,14 @@ def synthesize(out: str | Path, *, train: int, dev: int, test: int, seed: int = 
                font_size: int = 40, err_rate: float = 0.02, jobs: int = 0,
                text_file: str | None = None, fonts: Sequence[str] | None = None,
                test_families: Sequence[str] | None = None,
-               dev_families: Sequence[str] | None = None, log=print) -> dict[str, int]:
-    """Write the IAM-layout corpus under ``out``; return the number of lines per split."""
+               dev_families: Sequence[str] | None = None, lm_sentences: int = 0,
+               log=print) -> dict[str, int]:
+    """Write the IAM-layout corpus under ``out``; return the number of lines per split.
+
+    With ``lm_sentences`` > 0, also ``ROOT/lm-text.txt``: the training lines plus that many more
+    sentences, disjoint from dev and test, styled and wrapped like the lines (the part of a real
+    setup played by an external text corpus such as LOB, from which IAM's text was drawn).
+    """
     test_families = tuple(test_families or TEST_FAMILIES)
     dev_families = tuple(dev_families or DEV_FAMILIES)
     root = Path(out)
@@ -321,8 +329,11 @@ def synthesize(out: str | Path, *, train: int, dev: int, test: int, seed: int = 
     if not usable:
         raise SystemExit("no usable handwriting font found (install fonts-dkg-handwriting ...)")
     counts = {"train": train, "dev": dev, "test": test}
-    splits = corpus_text.split_sentences({k: v for k, v in counts.items() if v > 0}, seed,
-                                         text_file)
+    wanted = {k: v for k, v in counts.items() if v > 0}
+    if lm_sentences > 0:
+        wanted["__lm__"] = lm_sentences
+    splits = corpus_text.split_sentences(wanted, seed, text_file)
+    extra = splits.pop("__lm__", [])
     todo, ids, forms = plan(splits, usable, root=root, seed=seed, font_size=font_size,
                             err_rate=err_rate, test_families=test_families,
                             dev_families=dev_families)
@@ -355,6 +366,12 @@ def synthesize(out: str | Path, *, train: int, dev: int, test: int, seed: int = 
         body = "".join(f"{i}\n" for i in ids.get(name, []))
         write_text(task / f"{official}.txt", body)
         write_text(aachen / f"{short}.lst", body)
+    if extra:
+        rng = np.random.default_rng([seed, 7])
+        styled = [iam_style(s, rng) for s in extra]
+        train_lines = [texts[i] for i in ids.get("train", [])]
+        lm_lines = train_lines + wrap_lines(styled, LINE_CHARS)
+        write_text(root / "lm-text.txt", "\n".join(lm_lines) + "\n")
     write_text(root / "writers.txt", "".join(
         f"{f.writer} {f.family} {f.path}\n" for f in usable))
     stats = {name: len(v) for name, v in ids.items()}
@@ -385,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--err-rate", type=float, default=0.02,
                         help="fraction of lines flagged err (their image is truncated)")
     parser.add_argument("--jobs", type=int, default=0, help="render processes (0: all cores)")
+    parser.add_argument("--lm-sentences", type=int, default=20000,
+                        help="extra sentences for ROOT/lm-text.txt (0: no LM text)")
     parser.add_argument("--text", default=None, help="sentences file instead of the grammar")
     parser.add_argument("--font", action="append", default=None,
                         help="font file to use (repeatable; default: the Debian handwriting fonts)")
@@ -397,7 +416,8 @@ def main(argv: list[str] | None = None) -> int:
                font_size=args.font_size, err_rate=args.err_rate, jobs=args.jobs,
                text_file=args.text, fonts=args.font,
                test_families=args.test_families and args.test_families.split(","),
-               dev_families=args.dev_families and args.dev_families.split(","))
+               dev_families=args.dev_families and args.dev_families.split(","),
+               lm_sentences=args.lm_sentences)
     return 0
 
 

@@ -6,7 +6,7 @@
 # Stages (each leaves a .done sentinel in $EXP/.stages and is skipped when it exists):
 #   0 synth     render a handwriting-font corpus in the IAM layout (only when CORPUS=synth)
 #   1 prepare   IAM tree -> JSONL manifests + transcription text
-#   2 lm        word n-gram LM on the training transcriptions (skipped when LM_ORDER=0)
+#   2 lm        word n-gram LM on LM_TEXT (skipped when LM_ORDER=0)
 #   3 train     htr train with conf/$CONF.yaml
 #   4 evaluate  greedy and LM decoding of the test split
 #   5 report    CER/WER table in $EXP/RESULTS.md
@@ -19,7 +19,9 @@
 #   CONF=mini          conf/mini.yaml (CPU, generated corpus) or conf/full.yaml (GPU, real IAM)
 #   EXP=exp/iam_$CONF  experiment directory;  DATA=data/iam  manifests directory
 #   SYNTH_TRAIN=2400 SYNTH_DEV=120 SYNTH_TEST=240   sentences per split of the generated corpus
-#   LM_ORDER=3  ALPHA=0.6  BETA=3.0  BEAM=32        LM decoding
+#   LM_ORDER=4  ALPHA=0.6  BETA=3.0  BEAM=32        LM decoding
+#   LM_TEXT=FILE  LM training text, one line per line (default: IAM_ROOT/lm-text.txt, which
+#                 synth_iam.py writes, else the training transcriptions)
 #   TUNE_LM=1   tune ALPHA/BETA on the valid split (ctc tune-lm) before the LM test run
 #   ALPHA_GRID="0.3 0.5 0.8 1.2 1.6"  BETA_GRID="0.0 1.0 2.0 3.5 5.0"   tune-lm grid
 #   TRAIN_ARGS="--set train.epochs=5"                extra htr train arguments
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --stage) stage="$2"; shift 2 ;;
     --stop-stage|--stop_stage) stop_stage="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *=*) export "${1?}"; shift ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -50,7 +52,8 @@ EXP="${EXP:-exp/iam_${CONF}}"
 SYNTH_TRAIN="${SYNTH_TRAIN:-2400}"
 SYNTH_DEV="${SYNTH_DEV:-120}"
 SYNTH_TEST="${SYNTH_TEST:-240}"
-LM_ORDER="${LM_ORDER:-3}"
+LM_ORDER="${LM_ORDER:-4}"
+LM_TEXT="${LM_TEXT:-}"
 ALPHA="${ALPHA:-0.6}"
 BETA="${BETA:-3.0}"
 BEAM="${BEAM:-32}"
@@ -87,7 +90,12 @@ fi
 
 LM="$EXP/lm/${LM_ORDER}gram.arpa"
 if [ "$LM_ORDER" -gt 0 ] && run_stage 2 lm; then
-  ctc lm build --text "$DATA/train.txt" --order "$LM_ORDER" --out "$LM"
+  if [ -z "$LM_TEXT" ]; then
+    LM_TEXT="$DATA/train.txt"
+    [ -f "$IAM_ROOT/lm-text.txt" ] && LM_TEXT="$IAM_ROOT/lm-text.txt"
+  fi
+  log "LM text: $LM_TEXT"
+  ctc lm build --text "$LM_TEXT" --order "$LM_ORDER" --out "$LM"
   done_stage 2 lm
 fi
 
