@@ -2,8 +2,9 @@
 
 Compares greedy, ours (compiled prefix beam search), pyctcdecode and flashlight-text's lexicon
 decoder at several beams, single thread and all threads, after tuning alpha/beta of each on dev
-with the same grid budget at each beam (as ``ctc tune-lm --beam-size`` does for the beam a user
-decodes with; ``--tune-beam N`` tunes once at beam N instead). For each beam, a paired bootstrap
+with the same budget at each beam (a 6 x 6 grid, then a 3 x 3 refinement around its best point),
+as ``ctc tune-lm --beam-size`` does for the beam a user decodes with (``--tune-beam N`` tunes
+once at beam N instead). For each beam, a paired bootstrap
 over test utterances (Bisani & Ney 2004) gives ours minus the best peer's WER with its 95%
 interval, so that a difference of a few words is not read as a win or a loss.
 
@@ -36,14 +37,40 @@ from ctc.io import atomic_write_text
 from ctc.metrics.bootstrap import paired_bootstrap
 from ctc.metrics.errors import count_errors, utterance_errors
 
-# the same budget per decoder, 6 x 6 points, placed so that no decoder's optimum sits on the
-# grid's edge on the demo's speech posteriors at any beam; flashlight's lm_weight multiplies
-# log10 scores (hence smaller alphas) and its optimum word score is lower
+# the same budget per decoder: a 6 x 6 grid, then a 3 x 3 refinement around its best point
+# (half-way to the neighbouring grid points, or one step further out where the best point is on
+# the grid's edge); 44 decodes of dev per decoder and beam. flashlight's lm_weight multiplies
+# log10 scores (hence smaller alphas) and its optimum word score is lower.
 GRIDS = {
     "ours": ([0.3, 0.45, 0.6, 0.8, 1.0, 1.3], [0.0, 1.5, 3.0, 4.5, 6.0, 7.5]),
     "pyctcdecode": ([0.3, 0.45, 0.6, 0.8, 1.0, 1.3], [0.0, 1.5, 3.0, 4.5, 6.0, 7.5]),
     "flashlight": ([0.1, 0.2, 0.35, 0.5, 0.7, 1.0], [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]),
 }
+
+
+def _around(grid: list[float], value: float) -> list[float]:
+    """The refinement points of one axis around ``value``, a point of ``grid``."""
+    i = grid.index(value)
+    below = (grid[i] - grid[i - 1]) / 2 if i > 0 else grid[1] - grid[0]
+    above = (grid[i + 1] - grid[i]) / 2 if i + 1 < len(grid) else grid[-1] - grid[-2]
+    return [round(value - below, 4), value, round(value + above, 4)]
+
+
+def tune(dev: Posteriors, lm: Path, name: str, beam: int) -> dict:
+    """Best (alpha, beta) on dev: the coarse grid, then the refinement around its best."""
+    alphas, betas = GRIDS.get(name, GRIDS["ours"])
+    best, rows = grid_search(dev, lm, name, alphas, betas, beam, num_threads=1)
+    fine_a = [a for a in _around(alphas, best["alpha"]) if a > 0]
+    fine_b = _around(betas, best["beta"])
+    done = {(r["alpha"], r["beta"]) for r in rows}
+    for alpha in fine_a:
+        for beta in fine_b:
+            if (alpha, beta) in done:
+                continue
+            point, _ = grid_search(dev, lm, name, [alpha], [beta], beam, num_threads=1)
+            if point["wer"] < best["wer"]:
+                best = point
+    return best
 
 
 def _synthetic(args: argparse.Namespace) -> tuple[Posteriors, Posteriors, Path]:
@@ -157,8 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         for beam in ([args.tune_beam] if args.tune_beam else args.beams):
             try:
-                best, _ = grid_search(dev, lm, name, *GRIDS.get(name, GRIDS["ours"]), beam,
-                                      num_threads=1)
+                best = tune(dev, lm, name, beam)
             except Exception as err:  # a peer that is missing or broken is reported, not fatal
                 print(f"{name}: skipped ({type(err).__name__}: {err})", flush=True)
                 break
