@@ -2,19 +2,22 @@
 // for the decoder's per-thread caches: much cheaper to query than std::unordered_map.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace carousel::decode {
 
+// The key of a pair of non-negative ids.
+inline uint64_t pair_key(int32_t hi, int32_t lo) {
+  return (uint64_t(uint32_t(hi)) << 32) | uint32_t(lo);
+}
+
 template <typename Value>
 class FlatMap {
  public:
-  static constexpr uint64_t kEmpty = ~uint64_t{0};  // never a key: (state, id) pairs are < 2^63
-
-  static uint64_t key(int32_t hi, int32_t lo) {
-    return (uint64_t(uint32_t(hi)) << 32) | uint32_t(lo);
-  }
+  static constexpr uint64_t kEmpty = ~uint64_t{0};  // never a pair_key of non-negative ids
 
   // The value of key, or nullptr.
   const Value* find(uint64_t k) const {

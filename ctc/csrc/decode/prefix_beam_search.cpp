@@ -282,7 +282,7 @@ PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptio
 PrefixBeamSearch::~PrefixBeamSearch() = default;
 
 float PrefixBeamSearch::lm_score(Workspace& ws, int32_t state, int32_t word, int32_t* next) const {
-  const uint64_t key = FlatMap<float>::key(state, word);
+  const uint64_t key = pair_key(state, word);
   if (const auto* hit = ws.lm_cache.find(key)) {
     *next = hit->second;
     return hit->first;
@@ -299,7 +299,7 @@ std::pair<float, int32_t> PrefixBeamSearch::lookahead(Workspace& ws, int32_t sta
                                                      int32_t lex) const {
   if (state == 0 || !lm_ || options_.lm_lookahead != LookAhead::kContext)
     return {smear_[lex], smear_word_[lex]};
-  const uint64_t key = FlatMap<float>::key(state, lex);
+  const uint64_t key = pair_key(state, lex);
   if (const auto* hit = ws.lookahead.find(key)) return *hit;
   if (ws.lookahead.size() > (1u << 22)) ws.lookahead.clear();
   auto [value, word] = lookahead(ws, lm_->suffix(state), lex);
