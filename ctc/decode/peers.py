@@ -60,9 +60,12 @@ class PyCTCDecodeDecoder:
     def _one(self, lp: np.ndarray) -> Hypothesis:
         hot = list(self.hotwords) or None
         weight = max(self.hotwords.values()) if self.hotwords else 10.0
+        # prune_history=True as pyctcdecode's own decode() and decode_batch() do for the best
+        # beam (it merges beams that share their last words' LM history)
         beams = self._decoder.decode_beams(lp, beam_width=self.beam_size,
                                            beam_prune_logp=self.beam_prune_logp,
                                            token_min_logp=self.token_min_logp,
+                                           prune_history=True,
                                            hotwords=hot, hotword_weight=weight)
         text, _, word_frames, logit_score, lm_score = beams[0]
         text = " ".join(text.split())
