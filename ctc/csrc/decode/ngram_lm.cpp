@@ -200,19 +200,9 @@ void NGramLM::index_successors() {
     const int32_t word = static_cast<int32_t>(keys_[i] & 0xffffffffu);
     succ_[fill[keys_[i] >> 32]++] = {word, word_rank_[word], entries_[slots_[i]].prob};
   }
-  best_successor_.assign(entries_.size(), -INFINITY);
-  best_successor_word_.assign(entries_.size(), -1);
-  for (size_t e = 0; e + 1 < succ_start_.size(); ++e) {
+  for (size_t e = 0; e + 1 < succ_start_.size(); ++e)
     std::sort(succ_.begin() + succ_start_[e], succ_.begin() + succ_start_[e + 1],
               [](const Successor& a, const Successor& b) { return a.rank < b.rank; });
-    for (int64_t i = succ_start_[e]; i < succ_start_[e + 1]; ++i) {
-      const int32_t w = succ_[i].word;
-      if (w != bos_ && w != eos_ && w != unk_ && succ_[i].prob > best_successor_[e]) {
-        best_successor_[e] = succ_[i].prob;
-        best_successor_word_[e] = w;
-      }
-    }
-  }
 }
 
 int NGramLM::word_id(const std::string& word) const {

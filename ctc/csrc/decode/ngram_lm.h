@@ -39,10 +39,6 @@ class NGramLM {
     float prob;
   };
   int word_rank(int word) const { return word_rank_[word]; }
-  // max ln p(w | state) over the listed successors w other than <s>, </s> and <unk>, and that
-  // word (-1 if none)
-  float best_successor(int state) const { return best_successor_[state]; }
-  int best_successor_word(int state) const { return best_successor_word_[state]; }
   const Successor* successors_begin(int state) const { return succ_.data() + succ_start_[state]; }
   const Successor* successors_end(int state) const { return succ_.data() + succ_start_[state + 1]; }
   float backoff(int state) const { return entries_[state].backoff; }  // ln b(context)
@@ -71,8 +67,6 @@ class NGramLM {
   std::vector<int64_t> succ_start_;  // CSR over context entries
   std::vector<Successor> succ_;
   std::vector<int32_t> word_rank_;
-  std::vector<float> best_successor_;
-  std::vector<int32_t> best_successor_word_;
   int unk_ = 0, bos_ = -1, eos_ = -1, begin_state_ = 0;
   bool has_unk_ = false;
 };

@@ -166,7 +166,6 @@ PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptio
   };
   if (lexicon.empty() && use_lm_vocab && lm_) {
     for (int w = 0; w < lm_->num_words(); ++w) add_word(lm_->words()[w], w);
-    lexicon_is_lm_vocab_ = true;
   } else {
     for (const auto& word : lexicon) {
       int32_t id = -2;
@@ -304,23 +303,16 @@ std::pair<float, int32_t> PrefixBeamSearch::lookahead(Workspace& ws, int32_t sta
   if (ws.lookahead.size() > (1u << 22)) ws.lookahead.clear();
   auto [value, word] = lookahead(ws, lm_->suffix(state), lex);
   value += lm_->backoff(state);
-  if (lex == 0 && lexicon_is_lm_vocab_) {
-    if (lm_->best_successor(state) > value) {
-      value = lm_->best_successor(state);
-      word = word_node_[lm_->best_successor_word(state)];
-    }
-  } else {
-    // the successors listed for the state whose words lie below lex: one run of ranks
-    const int32_t lo = rank_lo_[lex], hi = rank_hi_[lex];
-    const auto* end = lm_->successors_end(state);
-    const auto* it = std::lower_bound(
-        lm_->successors_begin(state), end, lo,
-        [](const NGramLM::Successor& s, int32_t r) { return s.rank < r; });
-    for (; it != end && it->rank < hi; ++it) {
-      if (it->prob > value && word_node_[it->word] >= 0) {
-        value = it->prob;
-        word = word_node_[it->word];
-      }
+  // the successors listed for the state whose words lie below lex: one run of ranks
+  const int32_t lo = rank_lo_[lex], hi = rank_hi_[lex];
+  const auto* end = lm_->successors_end(state);
+  const auto* it = std::lower_bound(
+      lm_->successors_begin(state), end, lo,
+      [](const NGramLM::Successor& s, int32_t r) { return s.rank < r; });
+  for (; it != end && it->rank < hi; ++it) {
+    if (it->prob > value && word_node_[it->word] >= 0) {
+      value = it->prob;
+      word = word_node_[it->word];
     }
   }
   ws.lookahead.try_emplace(key, std::make_pair(value, word));

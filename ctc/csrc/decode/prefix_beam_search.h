@@ -126,7 +126,6 @@ class PrefixBeamSearch {
   std::vector<int32_t> word_node_;    // per LM word id: its lexicon node, or -1
   // per lexicon node: [lo, hi) of the LM word ranks of the lexicon words below it
   std::vector<int32_t> rank_lo_, rank_hi_;
-  bool lexicon_is_lm_vocab_ = false;  // then the LM's best_successor is the root's look-ahead
   ByteTrie hot_;
   std::vector<float> hot_bonus_;      // per hotword node: bonus earned so far on this path
   std::vector<uint8_t> hot_end_;
