@@ -11,24 +11,26 @@ EXTRAS := dev,bpe,flashlight
 APT_PACKAGES := espeak-ng sox libsndfile1 fonts-dkg-handwriting fonts-bwht fonts-breip \
 	fonts-kristi fonts-klee fonts-rufscript fonts-sjfonts fonts-comic-neue fonts-dancingscript \
 	fonts-ecolier-court fonts-femkeklaver fonts-kaushanscript fonts-leckerli-one fonts-lobster \
-	fonts-havana fonts-tlwg-purisa-ttf fonts-yusei-magic
+	fonts-havana fonts-tlwg-purisa-ttf fonts-yusei-magic \
+	cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev
 CSRC := $(shell find ctc/csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh')
 EXT_STAMP := build/.extension-built
+KENLM_BIN := build/kenlm/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-slow test-all venv system-packages build lint bench bench-decode \
+.PHONY: demo test test-slow test-all venv system-packages build kenlm-tools lint bench bench-decode \
 	bench-score bench-train bench-transcribe clean
 
 demo: $(EXT_STAMP)
 	$(PY) tools/demo.py $(DEMO_ARGS)
 
-test: $(EXT_STAMP)
+test: $(EXT_STAMP) kenlm-tools
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-test-slow: $(EXT_STAMP)
+test-slow: $(EXT_STAMP) kenlm-tools
 	$(PY) -m pytest -q -m slow $(PYTEST_ARGS)
 
-test-all: $(EXT_STAMP)
+test-all: $(EXT_STAMP) kenlm-tools
 	$(PY) -m pytest -q -m 'slow or not slow' $(PYTEST_ARGS)
 
 venv: $(VENV)/.installed
@@ -65,6 +67,12 @@ $(EXT_STAMP): $(VENV)/.installed $(CSRC) setup.py
 	  { grep -E -B2 -A6 'error' build/extension.log | head -80; echo "extension build failed" >&2; exit 1; }
 	$(PY) -c 'import ctc._C'
 	@touch $@
+
+# KenLM's lmplz and build_binary, for the tests that compare with them (skipped without them)
+kenlm-tools: $(VENV)/.installed
+	@mkdir -p build; PY=$(PY) tools/build_kenlm.sh $(dir $(KENLM_BIN)) 2>build/kenlm-build.log \
+	  || echo "warning: could not build KenLM's programs (build/kenlm-build.log);" \
+	          "the tests that compare with lmplz and build_binary will be skipped" >&2
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

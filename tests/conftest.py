@@ -37,3 +37,16 @@ def train_tiny_experiment(tmp_path_factory) -> Callable[..., Path]:
         return out
 
     return train
+
+
+@pytest.fixture(scope="session")
+def kenlm_bin() -> Path:
+    """The folder holding KenLM's lmplz and build_binary (``tools/build_kenlm.sh`` builds them;
+    ``CAROUSEL_KENLM_BIN`` overrides); the test is skipped where they were not built."""
+    import os
+
+    folder = Path(os.environ.get("CAROUSEL_KENLM_BIN",
+                                 Path(__file__).resolve().parents[1] / "build" / "kenlm" / "bin"))
+    if not ((folder / "lmplz").is_file() and (folder / "build_binary").is_file()):
+        pytest.skip(f"KenLM programs not built in {folder} (run tools/build_kenlm.sh)")
+    return folder

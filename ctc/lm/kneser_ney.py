@@ -16,8 +16,9 @@ Conventions reproduced from lmplz:
   (``<unk>`` included), so ``<unk>`` gets the interpolation mass only;
 * ``p(w | c) = u(w | c) + b(c) p(w | c')`` and the backoff written to the ARPA file is ``b(c)``.
 
-Pruning (``prune[n]`` = t) drops n-grams of order n >= 2 whose (adjusted) count is <= t, unless a
-kept longer n-gram needs them as prefix or suffix; the discounted mass of dropped n-grams moves
+Pruning (``prune[n]`` = t) drops n-grams of order n >= 2 whose raw count is <= t (lmplz decides
+on raw counts at every order, not on the adjusted ones), unless a kept longer n-gram needs them
+as prefix or suffix; the discounted mass of dropped n-grams moves
 to the backoff weight of their context so every distribution still sums to one.
 """
 
@@ -129,15 +130,46 @@ def _discounts(counts: dict[NGram, int], fallback: bool) -> tuple[float, float, 
     return d  # type: ignore[return-value]
 
 
-def _keep_masks(adjusted: list[dict[NGram, int]], prune: Sequence[int]) -> list[set[NGram]]:
-    """N-grams that survive pruning, closed under prefixes and suffixes of kept n-grams."""
-    order = len(adjusted)
+def _discount_statistics(sentences: list[list[str]], raw: list[Counter],
+                         adjusted: list[dict[NGram, int]]) -> list[dict[NGram, int]]:
+    """The counts whose count-of-counts give the discounts: the adjusted counts without ``<s>``,
+    except that lmplz (adjust_counts.cc, its final flush) counts the lower-order suffixes of the
+    last top-order n-gram in its suffix order with their raw counts. Reproduced so the discounts
+    equal lmplz's exactly; it moves at most one n-gram per order."""
+    order = len(raw)
+    stats = [{g: c for g, c in table.items() if g != (BOS,)} for table in adjusted]
+    if order < 2:
+        return stats
+    ids = {UNK: 0, BOS: 1, EOS: 2}  # lmplz numbers words by first appearance after these
+    for words in sentences:
+        for word in words:
+            ids.setdefault(word, len(ids))
+    last, last_key = None, None
+    for words in sentences:  # lmplz pads each sentence with order - 1 <s>
+        padded = (BOS,) * (order - 1) + tuple(words) + (EOS,)
+        for i in range(len(padded) - order + 1):
+            gram = padded[i:i + order]
+            key = tuple(ids[w] for w in reversed(gram))
+            if last_key is None or key > last_key:
+                last, last_key = gram, key
+    for n in range(1, order):
+        suffix = last[order - n:]
+        if suffix[0] == BOS:
+            break
+        stats[n - 1][suffix] = raw[n - 1][suffix]
+    return stats
+
+
+def _keep_masks(raw: list[Counter], prune: Sequence[int]) -> list[set[NGram]]:
+    """N-grams whose raw count passes the threshold, closed under prefixes and suffixes of kept
+    longer n-grams."""
+    order = len(raw)
     thresholds = [0, *list(prune)[1:]] if prune else [0] * order
     thresholds += [thresholds[-1]] * (order - len(thresholds))
     kept: list[set[NGram]] = [set() for _ in range(order)]
     for n in range(order, 0, -1):
         t = thresholds[n - 1] if n > 1 else 0
-        keep = {g for g, c in adjusted[n - 1].items() if c > t}
+        keep = {g for g, c in raw[n - 1].items() if c > t}
         if n < order:
             for g in kept[n]:
                 keep.add(g[:-1])
@@ -158,9 +190,9 @@ def estimate(sentences: list[list[str]], order: int, prune: Sequence[int] = (),
         raise InputError(f"the corpus contains the reserved token(s) {sorted(reserved)}")
     raw = _count_windows(sentences, order)
     adjusted = _adjust(raw)
-    discounts = [_discounts({g: c for g, c in adjusted[n].items() if g != (BOS,)},
-                            discount_fallback) for n in range(order)]
-    kept = _keep_masks(adjusted, prune)
+    stats = _discount_statistics(sentences, raw, adjusted)
+    discounts = [_discounts(stats[n], discount_fallback) for n in range(order)]
+    kept = _keep_masks(raw, prune)
 
     # u(w | c) and b(c) per order, from the adjusted counts of that order
     vocab = sorted({g[0] for g in adjusted[0]} - {BOS})  # words and </s>
