@@ -132,6 +132,23 @@ def test_context_lookahead_helps_a_small_beam(lm_path, source) -> None:
     assert wer["context"] < 0.5 * wer["unigram"]
 
 
+def test_recombination_keeps_one_hypothesis_per_future(lm_path, source) -> None:
+    # with a trigram LM, hypotheses ending in the same two words and token share every future
+    refs = source.sentences(30, seed=41)
+    rng = np.random.default_rng(2)
+    log_probs, lengths = pad([char_posteriors(r, rng, confusion=0.08) for r in refs], 0)
+
+    def repeats(recombine: bool) -> int:
+        dec = BeamSearchDecoder(TOKENS, lm=lm_path, alpha=0.8, beta=2.0, beam_size=8,
+                                recombine=recombine)
+        nbest = dec.decode_batch(log_probs, lengths, nbest=8)
+        return sum(len(hyps) - len({(tuple(h.text.split()[-2:]), h.tokens[-1:]) for h in hyps})
+                   for hyps in nbest)
+
+    assert repeats(recombine=False) > 30  # measured 101: the beam holds redundant histories
+    assert repeats(recombine=True) == 0
+
+
 def test_strong_lm_fixes_a_misspelling(lm_path) -> None:
     text = "the cat sat on the mat"
     lp = _spell(text, {5: ("e", 0.6)})  # "cat" -> "cet" on the best path

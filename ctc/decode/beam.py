@@ -5,13 +5,17 @@ when it completes (and ``</s>`` at the end); partial words get ``alpha`` times a
 look-ahead, the best ln-probability of the lexicon words they can still become given the
 hypothesis's LM context (Ortmanns, Ney & Eiden 1996; ``lm_lookahead="unigram"``: the best
 unigram ln-probability, as flashlight's max-smeared look-ahead), or ``unk_score`` once they leave
-the lexicon. Hotword phrases earn their weight, gradually as they are spelled out.
+the lexicon. Hotword phrases earn their weight, gradually as they are spelled out. With an LM,
+hypotheses whose continuations would all score alike (same last token, LM state, partial word,
+hotword state) are recombined each frame: only the best is kept (``recombine``).
 
 Intentional differences from pyctcdecode (the results coincide without an LM, see the tests):
 partial words get a real look-ahead (pyctcdecode: 0, or a flat offset once the partial word is
 no unigram's prefix); a completed word outside the lexicon scores ``unk_score`` instead of
 KenLM's ``<unk>`` probability plus the offset; beams are merged on the token prefix (pyctcdecode:
-on the text), and ties are broken by creation order, not by Python set order; hotwords are
+on the text); recombination keys on the LM state and the partial word's lexicon node
+(pyctcdecode's ``prune_history``: on the last n-1 words and the partial text), and ties are
+broken by creation order, not by Python set order; hotwords are
 matched on whole words with the weight spread over their characters, not by regex.
 """
 
@@ -59,6 +63,10 @@ class BeamSearchDecoder:
         lm_lookahead: ``"context"`` (the look-ahead of a partial word follows the n-gram context
             of its hypothesis, and the empty word after a boundary gets the best next word's
             score) or ``"unigram"`` (max-smeared unigram, context-free).
+        recombine: with an LM, keep only the best of the hypotheses whose continuations would
+            all score alike (same last token, LM state, partial word's lexicon node and hotword
+            state), as pyctcdecode's ``prune_history``: the beam then holds different futures.
+            Turn off for N-best lists that should differ in early words.
     """
 
     def __init__(self, tokens: Sequence[str], blank: int = 0, word_delimiter: str | None = " ",
@@ -68,7 +76,8 @@ class BeamSearchDecoder:
                  top_k: int = 40, unigrams: Sequence[str] | None = None,
                  lexicon_constrained: bool = False, unk_score: float = -20.0,
                  hotwords: dict[str, float] | None = None, num_threads: int = 0,
-                 word_prefix: str | None = None, lm_lookahead: str = "context") -> None:
+                 word_prefix: str | None = None, lm_lookahead: str = "context",
+                 recombine: bool = True) -> None:
         if not 0 <= blank < len(tokens):
             raise InputError(f"blank index {blank} is outside the {len(tokens)} tokens")
         if beam_size < 1:
@@ -102,6 +111,7 @@ class BeamSearchDecoder:
         opts.unk_score = float(unk_score)
         opts.lexicon_constrained = bool(lexicon_constrained)
         opts.context_lookahead = lm_lookahead == "context"
+        opts.recombine = bool(recombine)
         opts.score_words = ngram is not None
         words = [] if unigrams is None else [w for w in unigrams if w]
         if lexicon_constrained and ngram is None and not words:

@@ -81,6 +81,7 @@ void bind_decode(py::module_& m) {
       .def_readwrite("unk_score", &DecoderOptions::unk_score)
       .def_readwrite("lexicon_constrained", &DecoderOptions::lexicon_constrained)
       .def_readwrite("score_words", &DecoderOptions::score_words)
+      .def_readwrite("recombine", &DecoderOptions::recombine)
       .def_property(
           "context_lookahead",
           [](const DecoderOptions& o) { return o.lm_lookahead == decode::LookAhead::kContext; },

@@ -135,6 +135,7 @@ struct PrefixBeamSearch::Workspace {
   std::vector<Ranked> ranked;
   FlatMap<std::pair<float, int32_t>> lm_cache;  // (state, word) -> (score, next state)
   FlatMap<std::pair<float, int32_t>> lookahead;  // (state, lexicon node) -> look-ahead, word
+  FlatMap<int32_t> groups;  // recombination: fingerprint -> position in ranked
 };
 
 PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptions options,
@@ -369,6 +370,30 @@ bool PrefixBeamSearch::complete_word(Workspace& ws, int32_t lex, int32_t* lm_sta
   return true;
 }
 
+void PrefixBeamSearch::recombine(Workspace& ws) const {
+  // groups by a fingerprint of the key; a fingerprint collision (checked) keeps both
+  auto lex_key = [](const Node& n) { return n.word_bytes > 0 ? n.lex : -2; };
+  auto same = [&](const Node& a, const Node& b) {
+    return a.token == b.token && a.lm_state == b.lm_state && lex_key(a) == lex_key(b) &&
+           a.hot == b.hot;
+  };
+  ws.groups.clear();
+  size_t kept = 0;
+  for (size_t i = 0; i < ws.ranked.size(); ++i) {
+    const Node& n = ws.nodes[ws.ranked[i].node];
+    uint64_t fp = pair_key(n.token, n.lm_state) * 0x9E3779B97F4A7C15ULL ^
+                  pair_key(lex_key(n), n.hot);
+    if (fp == FlatMap<int32_t>::kEmpty) fp = 0;
+    const auto [slot, fresh] = ws.groups.try_emplace(fp, static_cast<int32_t>(kept));
+    if (!fresh && same(ws.nodes[ws.ranked[*slot].node], n)) {
+      if (ws.ranked[i] < ws.ranked[*slot]) ws.ranked[*slot] = ws.ranked[i];
+      continue;
+    }
+    ws.ranked[kept++] = ws.ranked[i];
+  }
+  ws.ranked.resize(kept);
+}
+
 void PrefixBeamSearch::feed_hot(int32_t* state, unsigned char byte, float* locked) const {
   const int32_t next = hot_.child(*state, byte);
   if (next < 0) {
@@ -516,6 +541,7 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
       n.pnb = n.npnb;
       ws.ranked.push_back({log_add(n.pb, n.pnb) + n.base + n.heur, id});
     }
+    if (lm_ && o.recombine && ws.ranked.size() > 1) recombine(ws);
     if (static_cast<int>(ws.ranked.size()) > o.beam_size) {
       std::nth_element(ws.ranked.begin(), ws.ranked.begin() + o.beam_size, ws.ranked.end());
       ws.ranked.resize(o.beam_size);

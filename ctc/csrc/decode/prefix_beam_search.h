@@ -48,6 +48,9 @@ struct DecoderOptions {
   bool lexicon_constrained = false;
   bool score_words = false;        // apply beta per word (set when an LM is used)
   LookAhead lm_lookahead = LookAhead::kContext;
+  // With an LM: of hypotheses whose futures score alike (same last token, LM state, partial
+  // word's lexicon node, hotword state), keep only the best each frame (see recombine()).
+  bool recombine = true;
 };
 
 struct DecodeResult {
@@ -110,6 +113,13 @@ class PrefixBeamSearch {
     return lex_pre_[lex] <= lex_pre_[word_node] && lex_pre_[word_node] < lex_end_[lex];
   }
   void feed_hot(int32_t* state, unsigned char byte, float* locked) const;
+  // Drops from ws.ranked every hypothesis that a better one makes redundant: the same last
+  // token, LM state, lexicon node of the partial word (all words outside the lexicon alike)
+  // and hotword state give the same score to any continuation, so the worse can never overtake
+  // the better except through their blank/non-blank split. The n-gram history beyond the LM
+  // state is forgotten (Viterbi recombination, Ney & Ortmanns 1999; pyctcdecode's
+  // prune_history), which frees beam slots for hypotheses with different futures.
+  void recombine(Workspace& ws) const;
 
   std::vector<std::string> tokens_;
   std::vector<std::string> content_;  // the bytes a token adds to the current word
