@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import subprocess
 
 import numpy as np
 import pytest
@@ -147,6 +148,23 @@ def test_recombination_keeps_one_hypothesis_per_future(lm_path, source) -> None:
 
     assert repeats(recombine=False) > 30  # measured 101: the beam holds redundant histories
     assert repeats(recombine=True) == 0
+
+
+@pytest.mark.parametrize("layout", [["probing"], ["trie"],
+                                    ["-q", "8", "-b", "8", "-a", "22", "trie"]])
+def test_kenlm_binary_decodes_like_its_arpa(tmp_path, kenlm_bin, lm_path, source, layout) -> None:
+    binary = tmp_path / "lm.bin"
+    subprocess.run([str(kenlm_bin / "build_binary"), "-S", "10%", *layout, lm_path, str(binary)],
+                   check=True, capture_output=True)
+    refs = source.sentences(20, seed=51)
+    rng = np.random.default_rng(3)
+    log_probs, lengths = pad([char_posteriors(r, rng, confusion=0.08) for r in refs], 0)
+    arpa = make_decoder("ours", TOKENS, lm=lm_path, alpha=0.8, beta=2.0, beam_size=8)
+    kenlm = make_decoder("ours", TOKENS, lm=binary, alpha=0.8, beta=2.0, beam_size=8)
+    expected, got = arpa(log_probs, lengths), kenlm(log_probs, lengths)
+    assert [h.text for h in got] == [h.text for h in expected]
+    tolerance = 1.0 if "-q" in layout else 1e-4  # quantized to 8-bit bins: scores move a little
+    assert [h.score for h in got] == pytest.approx([h.score for h in expected], abs=tolerance)
 
 
 def test_strong_lm_fixes_a_misspelling(lm_path) -> None:

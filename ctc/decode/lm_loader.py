@@ -1,4 +1,5 @@
-"""Loading word n-gram LMs for the compiled decoder (ARPA, optionally gzipped), cached by path."""
+"""Loading word n-gram LMs for the compiled decoder (ARPA, optionally gzipped, or KenLM binary),
+cached by path."""
 
 from __future__ import annotations
 
@@ -13,22 +14,22 @@ from typing import Any
 from ctc._ext import load_extension
 from ctc.errors import InputError
 from ctc.lm.arpa import is_kenlm_binary
+from ctc.lm.kenlm_binary import kenlm_binary_to_arpa
 
 _CACHE: dict[tuple[str, float, int], Any] = {}
 _LOCK = threading.Lock()
 
 
 def load_ngram_lm(path: str | os.PathLike) -> Any:
-    """The extension's ``NGramLM`` for an ARPA file (``.arpa`` or ``.arpa.gz``).
+    """The extension's ``NGramLM`` for an ARPA file (``.arpa`` or ``.arpa.gz``) or a KenLM binary.
 
-    KenLM binaries cannot be read by our table (their layout is KenLM's own): pass the ARPA file.
+    A KenLM binary is read by :func:`ctc.lm.kenlm_binary.read_kenlm_binary` (every format
+    ``build_binary`` writes; probing files only with moderate vocabularies) and handed to the
+    table through a temporary ARPA file.
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"language model not found: {path}")
-    if is_kenlm_binary(path):
-        raise InputError(f"{path} is a KenLM binary; our decoder reads ARPA files "
-                         "(pass the .arpa, or use --decoder flashlight / pyctcdecode)")
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime, stat.st_size)
     with _LOCK:
@@ -36,7 +37,12 @@ def load_ngram_lm(path: str | os.PathLike) -> Any:
             return _CACHE[key]
         ext = load_extension()
         try:
-            if path.suffix == ".gz":
+            if is_kenlm_binary(path):
+                with tempfile.TemporaryDirectory() as tmp:
+                    arpa = Path(tmp) / "lm.arpa"
+                    kenlm_binary_to_arpa(path, arpa)
+                    lm = ext.NGramLM(str(arpa))
+            elif path.suffix == ".gz":
                 with tempfile.NamedTemporaryFile(suffix=".arpa") as tmp:
                     with gzip.open(path, "rb") as src:
                         shutil.copyfileobj(src, tmp)

@@ -62,12 +62,18 @@ def is_kenlm_binary(path: str | os.PathLike) -> bool:
 
 
 def read_arpa(path: str | os.PathLike) -> NGramModel:
-    """Read an ARPA file (optionally gzipped) into a natural-log :class:`NGramModel`."""
+    """Read an ARPA file (optionally gzipped) into a natural-log :class:`NGramModel`.
+
+    KenLM binaries (``build_binary`` output, recognised by their magic) are read by
+    :func:`ctc.lm.kenlm_binary.read_kenlm_binary` into the same kind of model.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"language model not found: {path}")
     if is_kenlm_binary(path):
-        raise InputError(f"{path} is a KenLM binary; this reader needs the ARPA file")
+        from ctc.lm.kenlm_binary import read_kenlm_binary
+
+        return read_kenlm_binary(path)
     counts: list[int] = []
     probs: list[dict] = []
     backoffs: list[dict] = []
