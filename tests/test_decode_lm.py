@@ -6,6 +6,7 @@ import json
 import math
 import random
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -230,6 +231,22 @@ def test_lm_decoding_improves_synthetic_wer(lm_path, source) -> None:
     wer_greedy = count_errors(refs, [h.text for h in greedy]).rate
     wer_ours = count_errors(refs, [h.text for h in hyps]).rate
     assert wer_ours < 0.5 * wer_greedy
+
+
+def test_threads_share_lm_work_without_changing_results(lm_path, source) -> None:
+    refs = source.sentences(24, seed=61)
+    rng = np.random.default_rng(4)
+    log_probs, lengths = pad([char_posteriors(r, rng, confusion=0.08) for r in refs], 0)
+    single = make_decoder("ours", TOKENS, lm=lm_path, alpha=0.8, beta=2.0, beam_size=16,
+                          num_threads=1)(log_probs, lengths)
+    threaded = make_decoder("ours", TOKENS, lm=lm_path, alpha=0.8, beta=2.0, beam_size=16,
+                            num_threads=3)
+    assert threaded(log_probs, lengths) == single
+    assert threaded(log_probs, lengths) == single  # with the shared tables filled
+    # two Python threads decoding on one decoder at once (the GIL is released)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: threaded(log_probs, lengths), range(4)))
+    assert all(r == single for r in results)
 
 
 def test_agrees_with_pyctcdecode_without_lm(source) -> None:

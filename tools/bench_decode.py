@@ -14,6 +14,9 @@ Kneser-Ney builder from text of the same source (``--work`` caches them).
 
     python tools/bench_decode.py                       # synthetic
     python tools/bench_decode.py --dev dev.pt --test test.pt --lm lm.arpa
+    python tools/bench_decode.py ... --tuned-from out.json   # reuse alpha/beta, time again
+
+Times are the median of ``--repeats`` runs, each with a freshly built decoder (cold caches).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -154,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tune-beam", type=int, default=None,
                    help="tune alpha/beta once at this beam (default: at each beam)")
     p.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
+    p.add_argument("--tuned-from", type=Path,
+                   help="take alpha/beta from an earlier --out JSON instead of tuning again")
+    p.add_argument("--repeats", type=int, default=3,
+                   help="timed runs per row, each with a fresh decoder; the median is reported")
     p.add_argument("--work", default="exp/bench_decode", help="cache for the synthetic LM")
     p.add_argument("--vocab", type=int, default=2000)
     p.add_argument("--lm-sentences", type=int, default=20000)
@@ -181,8 +189,16 @@ def main(argv: list[str] | None = None) -> int:
 
     tuned: dict[tuple[str, int], tuple[float, float]] = {}
     names = [n for n in args.decoders if n != "greedy"]
+    if args.tuned_from:
+        previous = json.loads(args.tuned_from.read_text())["tuned"]
+        for key, (alpha, beta) in previous.items():
+            name, beam = key.rsplit("@", 1)
+            tuned[name, int(beam)] = (alpha, beta)
+        print(f"alpha/beta from {args.tuned_from}: {previous}", flush=True)
     for name in names:
         for beam in ([args.tune_beam] if args.tune_beam else args.beams):
+            if (name, beam) in tuned:
+                continue
             try:
                 best = tune(dev, lm, name, beam)
             except Exception as err:  # a peer that is missing or broken is reported, not fatal
@@ -207,9 +223,14 @@ def main(argv: list[str] | None = None) -> int:
                 if weights(name, beam) is None:
                     continue
                 alpha, beta = weights(name, beam)
-                dec = make_decoder(name, **kw, lm=lm, alpha=alpha, beta=beta, beam_size=beam,
-                                   num_threads=threads)
-                wer, ms, cpu, texts = _timed(dec, test)
+                runs = []
+                for _ in range(args.repeats):  # a fresh decoder each time: every run is cold
+                    dec = make_decoder(name, **kw, lm=lm, alpha=alpha, beta=beta,
+                                       beam_size=beam, num_threads=threads)
+                    runs.append(_timed(dec, test))
+                wer, _, _, texts = runs[0]
+                ms = statistics.median(r[1] for r in runs)
+                cpu = statistics.median(r[2] for r in runs)
                 hyps.setdefault((name, beam), texts)
                 rows.append({"decoder": name, "beam": beam, "threads": threads, "wer": wer,
                              "ms": ms, "cpu_ms": cpu, "alpha": alpha, "beta": beta})

@@ -136,6 +136,7 @@ struct PrefixBeamSearch::Workspace {
   FlatMap<std::pair<float, int32_t>> lm_cache;  // (state, word) -> (score, next state)
   FlatMap<std::pair<float, int32_t>> lookahead;  // (state, lexicon node) -> look-ahead, word
   FlatMap<int32_t> groups;  // recombination: fingerprint -> position in ranked
+  bool shared = false;      // consult and fill the decoder's shared memo tables
 };
 
 PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptions options,
@@ -288,9 +289,17 @@ float PrefixBeamSearch::lm_score(Workspace& ws, int32_t state, int32_t word, int
     return hit->first;
   }
   if (ws.lm_cache.size() > (1u << 22)) ws.lm_cache.clear();
+  uint64_t packed;
+  if (ws.shared && lm_memo_.find(key, &packed)) {
+    const auto value = SharedMemo::unpack(packed);
+    ws.lm_cache.try_emplace(key, value);
+    *next = value.second;
+    return value.first;
+  }
   int next_state = 0;
   const float score = lm_->score(state, word, &next_state);
   ws.lm_cache.try_emplace(key, std::make_pair(score, next_state));
+  if (ws.shared) lm_memo_.insert(key, SharedMemo::pack(score, next_state));
   *next = next_state;
   return score;
 }
@@ -302,6 +311,12 @@ std::pair<float, int32_t> PrefixBeamSearch::lookahead(Workspace& ws, int32_t sta
   const uint64_t key = pair_key(state, lex);
   if (const auto* hit = ws.lookahead.find(key)) return *hit;
   if (ws.lookahead.size() > (1u << 22)) ws.lookahead.clear();
+  uint64_t packed;
+  if (ws.shared && lookahead_memo_.find(key, &packed)) {
+    const auto value = SharedMemo::unpack(packed);
+    ws.lookahead.try_emplace(key, value);
+    return value;
+  }
   auto [value, word] = lookahead(ws, lm_->suffix(state), lex);
   value += lm_->backoff(state);
   // the successors listed for the state whose words lie below lex: one run of ranks
@@ -317,6 +332,7 @@ std::pair<float, int32_t> PrefixBeamSearch::lookahead(Workspace& ws, int32_t sta
     }
   }
   ws.lookahead.try_emplace(key, std::make_pair(value, word));
+  if (ws.shared) lookahead_memo_.insert(key, SharedMemo::pack(value, word));
   return {value, word};
 }
 
@@ -637,6 +653,17 @@ std::vector<std::vector<DecodeResult>> PrefixBeamSearch::decode_batch(
   if (batch == 0) return out;
   if (num_threads <= 0) num_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   num_threads = std::min(num_threads, batch);
+  const bool shared = num_threads > 1 && lm_ != nullptr;
+  std::shared_lock<std::shared_mutex> running;
+  if (shared) {
+    int64_t frames = 0;
+    for (int i = 0; i < batch; ++i) frames += lengths[i];
+    if (std::unique_lock<std::shared_mutex> grow(memo_mutex_, std::try_to_lock); grow) {
+      lm_memo_.prepare(static_cast<size_t>(frames));
+      lookahead_memo_.prepare(static_cast<size_t>(4 * frames));
+    }
+    running = std::shared_lock<std::shared_mutex>(memo_mutex_);
+  }
   std::atomic<int> next{0};
   auto worker = [&]() {
     std::unique_ptr<Workspace> ws;
@@ -648,6 +675,7 @@ std::vector<std::vector<DecodeResult>> PrefixBeamSearch::decode_batch(
       }
     }
     if (!ws) ws = std::make_unique<Workspace>();
+    ws->shared = shared;
     for (int i = next++; i < batch; i = next++) {
       const float* lp = log_probs + static_cast<int64_t>(i) * time * vocab;
       out[i] = run(*ws, lp, static_cast<int>(lengths[i]), vocab, nbest);

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -28,6 +29,7 @@
 
 #include "byte_trie.h"
 #include "ngram_lm.h"
+#include "shared_memo.h"
 
 namespace carousel::decode {
 
@@ -142,6 +144,10 @@ class PrefixBeamSearch {
   int32_t hot_space_ = -1;            // the node after a word boundary
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<Workspace>> pool_;
+  // Shared by the threads of a multi-threaded batch behind their own caches; prepared between
+  // batches under memo_mutex_ held exclusively, which running batches hold shared.
+  mutable SharedMemo lm_memo_, lookahead_memo_;
+  mutable std::shared_mutex memo_mutex_;
 };
 
 }  // namespace carousel::decode
