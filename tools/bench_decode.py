@@ -16,7 +16,8 @@ Kneser-Ney builder from text of the same source (``--work`` caches them).
     python tools/bench_decode.py --dev dev.pt --test test.pt --lm lm.arpa
     python tools/bench_decode.py ... --tuned-from out.json   # reuse alpha/beta, time again
 
-Times are the median of ``--repeats`` runs, each with a freshly built decoder (cold caches).
+Times are the median of ``--repeats`` runs, each with a freshly built decoder (cold caches),
+after one untimed run of the same kind (the process's first use of threads costs extra).
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, nargs="+", default=[1, os.cpu_count() or 1])
     p.add_argument("--tuned-from", type=Path,
                    help="take alpha/beta from an earlier --out JSON instead of tuning again")
-    p.add_argument("--repeats", type=int, default=3,
+    p.add_argument("--repeats", type=int, default=5,
                    help="timed runs per row, each with a fresh decoder; the median is reported")
     p.add_argument("--work", default="exp/bench_decode", help="cache for the synthetic LM")
     p.add_argument("--vocab", type=int, default=2000)
@@ -224,18 +225,20 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 alpha, beta = weights(name, beam)
                 runs = []
-                for _ in range(args.repeats):  # a fresh decoder each time: every run is cold
+                for _ in range(args.repeats + 1):  # a fresh decoder each time: every run is cold
                     dec = make_decoder(name, **kw, lm=lm, alpha=alpha, beta=beta,
                                        beam_size=beam, num_threads=threads)
                     runs.append(_timed(dec, test))
+                runs = runs[1:]  # the first warms the process (threads' malloc arenas, pages)
                 wer, _, _, texts = runs[0]
                 ms = statistics.median(r[1] for r in runs)
                 cpu = statistics.median(r[2] for r in runs)
                 hyps.setdefault((name, beam), texts)
                 rows.append({"decoder": name, "beam": beam, "threads": threads, "wer": wer,
                              "ms": ms, "cpu_ms": cpu, "alpha": alpha, "beta": beta})
+                each = " ".join(f"{r[1]:.3f}" for r in runs)
                 print(f"  {name:<12} beam {beam:>3} threads {threads}  WER {100 * wer:6.2f}%  "
-                      f"{ms:8.2f} ms/utt  (CPU {cpu:8.2f} ms)", flush=True)
+                      f"{ms:8.2f} ms/utt  (CPU {cpu:8.2f} ms; runs {each})", flush=True)
 
     comparisons = _compare_with_best_peer(test, hyps, args.beams)
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; ratios = peer time /"
