@@ -9,6 +9,15 @@
 
 namespace carousel::decode {
 
+// MurmurHash3's 64-bit finaliser: every key bit reaches the low bits that pick a slot.
+inline uint64_t mix64(uint64_t k) {
+  k ^= k >> 33;
+  k *= 0xFF51AFD7ED558CCDULL;
+  k ^= k >> 33;
+  k *= 0xC4CEB9FE1A85EC53ULL;
+  return k ^ (k >> 33);
+}
+
 // The key of a pair of non-negative ids.
 inline uint64_t pair_key(int32_t hi, int32_t lo) {
   return (uint64_t(uint32_t(hi)) << 32) | uint32_t(lo);
@@ -22,7 +31,7 @@ class FlatMap {
   // The value of key, or nullptr.
   const Value* find(uint64_t k) const {
     if (keys_.empty()) return nullptr;
-    for (uint64_t i = mix(k) & mask_;; i = (i + 1) & mask_) {
+    for (uint64_t i = mix64(k) & mask_;; i = (i + 1) & mask_) {
       if (keys_[i] == k) return &values_[i];
       if (keys_[i] == kEmpty) return nullptr;
     }
@@ -31,7 +40,7 @@ class FlatMap {
   // The value of key, inserted as `init` if absent; second: whether it was inserted.
   std::pair<Value*, bool> try_emplace(uint64_t k, const Value& init) {
     if (2 * (size_ + 1) > keys_.size()) grow();
-    for (uint64_t i = mix(k) & mask_;; i = (i + 1) & mask_) {
+    for (uint64_t i = mix64(k) & mask_;; i = (i + 1) & mask_) {
       if (keys_[i] == k) return {&values_[i], false};
       if (keys_[i] == kEmpty) {
         keys_[i] = k;
@@ -49,20 +58,13 @@ class FlatMap {
   }
 
  private:
-  static uint64_t mix(uint64_t k) {  // MurmurHash3's 64-bit finaliser: every key bit reaches
-    k ^= k >> 33;                     // the low bits that pick the slot
-    k *= 0xFF51AFD7ED558CCDULL;
-    k ^= k >> 33;
-    k *= 0xC4CEB9FE1A85EC53ULL;
-    return k ^ (k >> 33);
-  }
   void grow() {
     std::vector<uint64_t> keys(std::max<size_t>(64, keys_.size() * 2), kEmpty);
     std::vector<Value> values(keys.size());
     const uint64_t mask = keys.size() - 1;
     for (size_t j = 0; j < keys_.size(); ++j) {
       if (keys_[j] == kEmpty) continue;
-      uint64_t i = mix(keys_[j]) & mask;
+      uint64_t i = mix64(keys_[j]) & mask;
       while (keys[i] != kEmpty) i = (i + 1) & mask;
       keys[i] = keys_[j];
       values[i] = values_[j];

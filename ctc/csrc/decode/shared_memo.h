@@ -12,6 +12,8 @@
 #include <memory>
 #include <utility>
 
+#include "flat_map.h"
+
 namespace carousel::decode {
 
 class SharedMemo {
@@ -38,7 +40,7 @@ class SharedMemo {
 
   bool find(uint64_t key, uint64_t* value) const {
     if (!capacity_) return false;
-    for (size_t i = mix(key) & mask_, n = 0; n < capacity_; i = (i + 1) & mask_, ++n) {
+    for (size_t i = mix64(key) & mask_, n = 0; n < capacity_; i = (i + 1) & mask_, ++n) {
       const uint64_t k = slots_[i].key.load(std::memory_order_acquire);
       if (k == key) {
         *value = slots_[i].value.load(std::memory_order_relaxed);
@@ -52,7 +54,7 @@ class SharedMemo {
   // Keeps the first value stored for a key; drops the insert when the table is half full.
   void insert(uint64_t key, uint64_t value) {
     if (!capacity_ || 2 * size_.load(std::memory_order_relaxed) >= capacity_) return;
-    for (size_t i = mix(key) & mask_, n = 0; n < capacity_; i = (i + 1) & mask_, ++n) {
+    for (size_t i = mix64(key) & mask_, n = 0; n < capacity_; i = (i + 1) & mask_, ++n) {
       uint64_t k = slots_[i].key.load(std::memory_order_acquire);
       while (k == kEmpty) {
         if (slots_[i].key.compare_exchange_weak(k, kBusy, std::memory_order_acquire)) {
@@ -85,13 +87,6 @@ class SharedMemo {
     std::atomic<uint64_t> key{kEmpty};
     std::atomic<uint64_t> value{0};
   };
-  static uint64_t mix(uint64_t k) {  // MurmurHash3's 64-bit finaliser
-    k ^= k >> 33;
-    k *= 0xFF51AFD7ED558CCDULL;
-    k ^= k >> 33;
-    k *= 0xC4CEB9FE1A85EC53ULL;
-    return k ^ (k >> 33);
-  }
   std::unique_ptr<Slot[]> slots_;
   size_t capacity_ = 0, mask_ = 0;
   std::atomic<size_t> size_{0};
