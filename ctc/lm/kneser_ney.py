@@ -144,14 +144,11 @@ def _discount_statistics(sentences: list[list[str]], raw: list[Counter],
     for words in sentences:
         for word in words:
             ids.setdefault(word, len(ids))
-    last, last_key = None, None
-    for words in sentences:  # lmplz pads each sentence with order - 1 <s>
-        padded = (BOS,) * (order - 1) + tuple(words) + (EOS,)
-        for i in range(len(padded) - order + 1):
-            gram = padded[i:i + order]
-            key = tuple(ids[w] for w in reversed(gram))
-            if last_key is None or key > last_key:
-                last, last_key = gram, key
+    # lmplz's top-order n-grams: ours, and, for a sentence start, the n-gram "<s> w1 .. wm"
+    # (2 <= m < order) padded on the left with more <s> (it pads sentences with order - 1 of them)
+    grams = [*raw[order - 1], *((BOS,) * (order - m) + g for m in range(2, order)
+                                for g in raw[m - 1] if g[0] == BOS)]
+    last = max(grams, key=lambda g: tuple(ids[w] for w in reversed(g)))
     for n in range(1, order):
         suffix = last[order - n:]
         if suffix[0] == BOS:
