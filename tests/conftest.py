@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,10 +45,22 @@ def train_tiny_experiment(tmp_path_factory) -> Callable[..., Path]:
 def kenlm_bin() -> Path:
     """The folder holding KenLM's lmplz and build_binary (``tools/build_kenlm.sh`` builds them;
     ``CAROUSEL_KENLM_BIN`` overrides); the test is skipped where they were not built."""
-    import os
-
     folder = Path(os.environ.get("CAROUSEL_KENLM_BIN",
                                  Path(__file__).resolve().parents[1] / "build" / "kenlm" / "bin"))
     if not ((folder / "lmplz").is_file() and (folder / "build_binary").is_file()):
         pytest.skip(f"KenLM programs not built in {folder} (run tools/build_kenlm.sh)")
     return folder
+
+
+def _zipf_sentences(n: int = 1500, seed: int = 0) -> list[list[str]]:
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(80)]
+    weights = [1.0 / (i + 1) for i in range(80)]
+    return [rng.choices(words, weights, k=rng.randint(0, 10)) for _ in range(n)]
+
+
+@pytest.fixture(scope="session")
+def zipf_corpus() -> Callable[..., list[list[str]]]:
+    """``zipf_corpus(n=1500, seed=0)``: n sentences of 0-10 words drawn from 80 Zipfian words,
+    a small LM training text with repeated n-grams at every order."""
+    return _zipf_sentences

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import random
 
 import pytest
 
@@ -11,13 +10,6 @@ from ctc.errors import InputError
 from ctc.lm import estimate, read_arpa, write_arpa
 from ctc.lm.cli import main
 from ctc.lm.kneser_ney import BOS, EOS, UNK
-
-
-def _corpus(n: int = 1500, seed: int = 0) -> list[list[str]]:
-    rng = random.Random(seed)
-    words = [f"w{i}" for i in range(80)]
-    weights = [1.0 / (i + 1) for i in range(80)]
-    return [rng.choices(words, weights, k=rng.randint(0, 10)) for _ in range(n)]
 
 
 def test_hand_computed_bigram() -> None:
@@ -33,8 +25,8 @@ def test_hand_computed_bigram() -> None:
 
 
 @pytest.mark.parametrize("prune", [(), (0, 1, 1)])
-def test_every_context_normalises(tmp_path, prune) -> None:
-    model = estimate(_corpus(), order=3, prune=prune)
+def test_every_context_normalises(tmp_path, prune, zipf_corpus) -> None:
+    model = estimate(zipf_corpus(), order=3, prune=prune)
     write_arpa(model, tmp_path / "lm.arpa")
     read = read_arpa(tmp_path / "lm.arpa")
     vocab = [w for w in read.vocab if w != BOS]
@@ -44,16 +36,16 @@ def test_every_context_normalises(tmp_path, prune) -> None:
         assert total == pytest.approx(1.0, abs=1e-5), context
 
 
-def test_pruning_drops_rare_ngrams() -> None:
-    full = estimate(_corpus(), order=3)
-    pruned = estimate(_corpus(), order=3, prune=(0, 1, 1))
+def test_pruning_drops_rare_ngrams(zipf_corpus) -> None:
+    full = estimate(zipf_corpus(), order=3)
+    pruned = estimate(zipf_corpus(), order=3, prune=(0, 1, 1))
     assert len(pruned.probs[2]) < len(full.probs[2])
     assert len(pruned.probs[0]) == len(full.probs[0])
 
 
-def test_kenlm_loads_our_arpa_with_the_same_scores(tmp_path) -> None:
+def test_kenlm_loads_our_arpa_with_the_same_scores(tmp_path, zipf_corpus) -> None:
     kenlm = pytest.importorskip("kenlm")
-    sentences = _corpus()
+    sentences = zipf_corpus()
     model = estimate(sentences, order=4)
     write_arpa(model, tmp_path / "lm.arpa")
     ours = read_arpa(tmp_path / "lm.arpa")
@@ -64,9 +56,9 @@ def test_kenlm_loads_our_arpa_with_the_same_scores(tmp_path) -> None:
         assert model.sentence_score(words) == pytest.approx(expected, abs=1e-4)
 
 
-def test_cli_build_and_perplexity(tmp_path, capsys) -> None:
+def test_cli_build_and_perplexity(tmp_path, capsys, zipf_corpus) -> None:
     corpus = tmp_path / "corpus.txt"
-    corpus.write_text("\n".join(" ".join(s) for s in _corpus(300)) + "\n", encoding="utf-8")
+    corpus.write_text("\n".join(" ".join(s) for s in zipf_corpus(300)) + "\n", encoding="utf-8")
     out = tmp_path / "lm.arpa"
     assert main(["build", "--text", str(corpus), "--order", "3", "--out", str(out)]) == 0
     text = out.read_text(encoding="utf-8")

@@ -47,13 +47,6 @@ ngram 3=1
 """
 
 
-def _corpus(n: int = 1500, seed: int = 0) -> list[list[str]]:
-    rng = random.Random(seed)
-    words = [f"w{i}" for i in range(80)]
-    weights = [1.0 / (i + 1) for i in range(80)]
-    return [rng.choices(words, weights, k=rng.randint(0, 10)) for _ in range(n)]
-
-
 def _build_binary(kenlm_bin: Path, options: list[str], arpa: Path, out: Path) -> Path:
     subprocess.run([str(kenlm_bin / "build_binary"), "-S", "10M", *options, str(arpa), str(out)],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -61,9 +54,9 @@ def _build_binary(kenlm_bin: Path, options: list[str], arpa: Path, out: Path) ->
 
 
 @pytest.fixture(scope="module")
-def arpas(tmp_path_factory) -> dict[str, Path]:
+def arpas(tmp_path_factory, zipf_corpus) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("arpa")
-    sentences = _corpus()
+    sentences = zipf_corpus()
     paths = {}
     for name, (order, prune) in LMS.items():
         paths[name] = folder / f"{name}.arpa"
@@ -147,11 +140,12 @@ def test_read_arpa_reads_binaries_and_conversion_round_trips(arpas, binaries, tm
     _assert_scores_like_kenlm(read_arpa(tmp_path / "back.arpa"), path)
 
 
-def test_rest_cost_probing_gives_the_probabilities(kenlm_bin, arpas, tmp_path) -> None:
+def test_rest_cost_probing_gives_the_probabilities(kenlm_bin, arpas, tmp_path,
+                                                   zipf_corpus) -> None:
     lower = []
     for order in (1, 2):
         lower.append(tmp_path / f"order{order}.arpa")
-        write_arpa(estimate(_corpus(), order), lower[-1])
+        write_arpa(estimate(zipf_corpus(), order), lower[-1])
     path = _build_binary(kenlm_bin, ["-r", " ".join(map(str, lower)), "probing"], arpas["o3"],
                          tmp_path / "rest.bin")
     model = read_kenlm_binary(path)
