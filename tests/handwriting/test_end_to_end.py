@@ -14,7 +14,7 @@ from handwriting import cli
 pytest.importorskip("ctc.train")
 pytest.importorskip("ctc.infer")
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import synth_iam
 
 CONFIG = """\

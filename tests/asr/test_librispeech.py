@@ -16,7 +16,7 @@ from asr.librispeech import prepare_librispeech
 from ctc.data.manifest import read_manifest
 from ctc.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _tree(root: Path) -> Path:

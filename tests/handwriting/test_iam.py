@@ -15,7 +15,7 @@ from ctc.data.manifest import read_manifest
 from ctc.errors import InputError
 from handwriting.iam import parse_lines_txt, prepare_iam
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import synth_iam
 
 LINES_TXT = """\

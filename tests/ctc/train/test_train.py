@@ -18,7 +18,7 @@ from ctc.errors import CarouselError
 from ctc.train import load_config, run_training
 from ctc.train.synthetic import SyntheticFeaturizer, synthetic_records
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 TINY = ["train.ctc_impl=torch", "model.layers=1", "model.hidden=32", "model.conv_channels=4",
         "model.subsampling=2", "optim.lr=1e-2", "optim.warmup_steps=3",
         "optim.schedule=constant", "data.max_frames=100", "train.progress=false",
