@@ -70,8 +70,8 @@ def recipe_jobs(out: Path, size: str) -> list[Job]:
     }
     h_train, h_dev, h_test = sizes["hand"]
     hand_env = {
-        **base, "CORPUS": "synth", "IAM_ROOT": str(out / "data/iam-synth"),
-        "DATA": str(out / "data/iam-manifests"), "EXP": str(out / "exp/handwriting"),
+        **base, "CORPUS": "synth", "CORPUS_ROOT": str(out / "data/iam-synth"),
+        "MANIFESTS": str(out / "data/iam-manifests"), "EXP": str(out / "exp/handwriting"),
         "SYNTH_TRAIN": str(h_train), "SYNTH_DEV": str(h_dev), "SYNTH_TEST": str(h_test),
         "TRAIN_ARGS": sizes["train_args"],
     }
