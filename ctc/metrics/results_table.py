@@ -109,12 +109,16 @@ def tuned_line(exp: str | os.PathLike) -> str | None:
     if not path.is_file():
         return None
     tuned = read_tuned(path)
-    details = [f"{key} {tuned[key]}" for key in ("decoder", "beam_size") if key in tuned]
+    details = []
+    if "decoder" in tuned:
+        details.append(f"decoder {tuned['decoder']}")
+    if "beam_size" in tuned:
+        details.append(f"beam {tuned['beam_size']}")
     if tuned.get("lm"):
         details.append(f"LM {Path(str(tuned['lm'])).name}")
     if isinstance(tuned.get("wer"), int | float):
-        size = f" on {tuned['utterances']} utterances" if "utterances" in tuned else ""
-        details.append(f"WER {100 * tuned['wer']:.2f} %{size}")
+        size = f" of {tuned['utterances']} utterances" if "utterances" in tuned else ""
+        details.append(f"WER {100 * tuned['wer']:.2f} % on the tuning set{size}")
     more = f" ({', '.join(details)})" if details else ""
     return (f"LM weight and word bonus tuned by `ctc tune-lm` ({TUNED_FILE}): "
             f"alpha {tuned['alpha']}, beta {tuned['beta']}{more}.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,19 +34,35 @@ def recipe_exp(tmp_path_factory):
     return work / "exp", proc
 
 
+STAGES = ["synth", "prepare", "lm", "train", "evaluate", "report"]
+
+
 def test_recipe_runs_all_stages_and_is_idempotent(recipe_exp):
     exp, _ = recipe_exp
-    for stage in range(6):
-        assert (exp / ".done" / f"stage{stage}").is_file()
+    assert sorted(p.name for p in (exp / ".done").iterdir()) == [
+        f"stage{n}.{name}" for n, name in enumerate(STAGES)]
     results = (exp / "RESULTS.md").read_text()
-    assert "test-espeak | greedy" in results and "test-espeak | lm3" in results
+    rates = r"\| [\d.]+ \| [\d.]+ \|"
+    assert re.search(r"^\| test-espeak, greedy \| greedy \| 12 " + rates, results, re.M), results
+    assert re.search(r"^\| test-espeak, 3-gram LM \| ours [^|]+ \| 12 " + rates, results, re.M)
+    assert re.search(r"^\| dev-espeak, greedy \(for tuning\) \| greedy \| 12 ", results, re.M)
+    tuned = json.loads((exp / "lm_tuned.json").read_text())
+    assert f"alpha {tuned['alpha']}, beta {tuned['beta']}" in results
     report = json.loads((exp / "decode/test-espeak-lm3/report.json").read_text())
     assert report["utterances"] == 12 and 0.0 <= report["wer"]["rate"] <= 2.0
-    rerun = subprocess.run(["bash", str(ROOT / "recipes/librispeech/run.sh"), "--stage", "1"],
-                           env=dict(os.environ, PYTHON=sys.executable,
-                                    CORPUS_ROOT=str(exp.parent / "corpus"), EXP=str(exp)),
-                           capture_output=True, text=True, timeout=300, check=False)
-    assert rerun.returncode == 0 and rerun.stderr.count("already done") == 5
+    assert f"alpha={tuned['alpha']} beta={tuned['beta']}" in report["extra"]["decoder"]
+
+    env = dict(os.environ, PYTHON=sys.executable, CORPUS_ROOT=str(exp.parent / "corpus"),
+               EXP=str(exp))
+    recipe = ["bash", str(ROOT / "recipes/librispeech/run.sh")]
+    rerun = subprocess.run([*recipe, "--stage", "1"], env=env, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert rerun.returncode == 0 and rerun.stderr.count("already done") == 5, rerun.stderr
+    (exp / "RESULTS.md").unlink()
+    forced = subprocess.run([*recipe, "--stage", "5", "--force"], env=env, capture_output=True,
+                            text=True, timeout=300, check=False)
+    assert forced.returncode == 0 and "already done" not in forced.stderr, forced.stderr
+    assert (exp / "RESULTS.md").read_text() == results
 
 
 def test_chunked_posteriors_match_whole_file_on_a_bilstm(recipe_exp):

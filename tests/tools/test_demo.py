@@ -26,8 +26,11 @@ def test_demo_smoke_runs_end_to_end_and_reuses_its_work(tmp_path):
         assert heading in results
     # greedy and LM rows for both modalities, each with numeric error rates
     rates = r"\| [\d.]+ \| [\d.]+ \|"
-    assert len(re.findall(r"\| test-espeak \| (greedy|lm3) \| 12 " + rates, results)) == 2
-    assert len(re.findall(r"\| test, (greedy|\d-gram LM) \| \d+ " + rates, results)) == 2
+    decoding = r" \| [^|]+ \| "
+    assert len(re.findall(r"\| test-espeak, (greedy|3-gram LM)" + decoding + "12 " + rates,
+                          results)) == 2
+    assert len(re.findall(r"\| test, (greedy|\d-gram LM)" + decoding + r"\d+ " + rates,
+                          results)) == 2
     assert re.search(r"\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}", results), "no SRT timing"
     for exp in ("speech", "handwriting"):
         assert list((out / "exp" / exp).glob("*.pt")), f"no checkpoint for {exp}"

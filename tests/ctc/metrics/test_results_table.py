@@ -57,8 +57,8 @@ def test_markdown_table_and_tuned_weights(tmp_path):
                         "0.00 | 0.00 |")
     assert lines[6] == r"| tune/dev\|greedy | - | 2 | 20.00 | 6.25 |"   # pipe escaped
     tuned = lines[-1]
-    assert "alpha 1.0, beta 5.0" in tuned and "3gram.arpa" in tuned and "beam_size 100" in tuned
-    assert "WER 5.15 % on 200 utterances" in tuned
+    assert "alpha 1.0, beta 5.0" in tuned and "LM 3gram.arpa" in tuned and "beam 100" in tuned
+    assert "WER 5.15 % on the tuning set of 200 utterances" in tuned
 
 
 def test_bad_reports_are_skipped_with_a_warning(tmp_path):
