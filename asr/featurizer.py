@@ -1,6 +1,7 @@
 """``LogMelFeaturizer``: manifest record -> ``(T, F)`` float32 features for the speech encoder.
 
-Implements ``ctc.frontend.Featurizer``. The pipeline is: load (mono, resampled) -> [train: speed
+Implements ``ctc.modality.Featurizer`` (registered as ``logmel``, ``audio`` modality). The
+pipeline is: load (mono, resampled) -> [train: speed
 perturbation, additive noise] -> features (log-mel, MFCC or Kaldi fbank, in torch) -> CMVN
 (per utterance, global with stored statistics, or none) -> [train: SpecAugment]. ``to_dict``
 holds every constructor argument, global CMVN statistics included, so checkpoints carry them.
@@ -19,6 +20,7 @@ from asr import augment, features
 from asr.audio import audio_info, load_audio
 from ctc.data.manifest import Record
 from ctc.errors import InputError
+from ctc.modality import register_featurizer
 
 KINDS = ("logmel", "mfcc", "fbank")
 
@@ -46,6 +48,7 @@ def _one_thread(device: str) -> Iterator[None]:
 CMVN_MODES = ("utterance", "global", "none")
 
 
+@register_featurizer
 class LogMelFeaturizer:
     """Speech front-end; see the module docstring.
 
@@ -63,6 +66,7 @@ class LogMelFeaturizer:
         device: where features are computed (``cpu`` or ``cuda``); outputs are returned on CPU.
     """
 
+    kind = "logmel"
     modality = "audio"
 
     def __init__(self, sample_rate: int = 16000, kind: str = "logmel", n_mels: int = 80,
@@ -116,7 +120,7 @@ class LogMelFeaturizer:
         return self.from_waveform(wave, train=train, rng=rng, name=record.path)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": "asr.featurizer:LogMelFeaturizer", "sample_rate": self.sample_rate,
+        return {"sample_rate": self.sample_rate,
                 "kind": self.kind, "n_mels": self.n_mels, "n_mfcc": self.n_mfcc,
                 "n_fft": self.n_fft, "win_length": self.win_length,
                 "hop_length": self.hop_length, "fmin": self.fmin, "fmax": self.fmax,
@@ -191,7 +195,6 @@ class LogMelFeaturizer:
     def with_global_cmvn(self, mean: Sequence[float], std: Sequence[float]) -> LogMelFeaturizer:
         """A copy of this featurizer using global CMVN with the given statistics."""
         state = self.to_dict()
-        state.pop("type")
         state.update(cmvn="global", cmvn_mean=list(mean), cmvn_std=list(std))
         return LogMelFeaturizer(**state)
 

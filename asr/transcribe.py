@@ -5,14 +5,15 @@ part of ``chunk`` seconds plus ``context`` seconds on each side), featurized and
 encoder a few windows at a time. Only each window's central output frames are kept, so the
 stitched ``(T', V)`` log-probabilities equal the whole-file ones away from the model's receptive
 field; memory is bounded by one batch of windows plus the ``(T', V)`` posteriors (about 11 MB per
-hour for 30 tokens at 40 ms). Word times are CTC alignment frames times the output frame shift.
+hour for 30 tokens at 40 ms). Word times are CTC alignment frames times the output frame shift
+(``ctc.results``); the formats here render a :class:`ctc.results.Recognition`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,38 +21,20 @@ import numpy as np
 import torch
 
 from asr.audio import audio_info, iter_audio_blocks
-from ctc.decode.hypothesis import Hypothesis, WordSpan
+from ctc.modality import Posteriorgram
+from ctc.results import Recognition, Span, recognize
 
 FORMATS = ("txt", "json", "srt", "vtt", "ctm")
 
 
 class RecognizerLike(Protocol):
-    """What transcription needs of ``ctc.infer.Recognizer``."""
+    """What transcription needs of ``ctc.recognizer.Recognizer``."""
 
     featurizer: Any  # asr.featurizer.LogMelFeaturizer
     tokenizer: Any
     output_frame_shift: float
 
     def log_probs(self, features: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]: ...
-
-
-@dataclass(frozen=True)
-class WordTiming:
-    """A word with its start and end in seconds."""
-
-    word: str
-    start: float
-    end: float
-
-
-@dataclass(frozen=True)
-class Transcript:
-    """The transcription of one file."""
-
-    path: str
-    text: str
-    duration: float
-    words: tuple[WordTiming, ...]
 
 
 # --------------------------------------------------------------------------- chunking
@@ -152,50 +135,6 @@ def stitched_log_probs(recognizer: RecognizerLike, blocks: Iterator[np.ndarray],
     return torch.cat(pieces)
 
 
-# --------------------------------------------------------------------------- words and times
-
-
-def word_spans(hyp: Hypothesis, tokenizer: Any) -> tuple[WordSpan, ...]:
-    """Word spans in frames from a hypothesis' tokens and first-emission frames.
-
-    Used when the decoder gave none: a word starts at its first token's frame and ends one frame
-    after its last token's. Works for character tokenizers (word delimiter token) and for
-    sentencepiece-style ones (pieces starting with ``▁``).
-    """
-    if hyp.words:
-        return hyp.words
-    delimiter = getattr(tokenizer, "word_delimiter", " ")
-    symbols = tokenizer.symbols
-    words: list[WordSpan] = []
-    current, start, end = "", -1, -1
-    for token, frame in zip(hyp.tokens, hyp.frames):
-        piece = symbols[token]
-        boundary = piece == delimiter or piece.startswith("▁")
-        if boundary and current:
-            words.append(WordSpan(current, start, end))
-            current = ""
-        piece = piece.replace("▁", "") if piece != delimiter else ""
-        if piece:
-            if not current:
-                start = frame
-            current += piece
-            end = frame + 1
-    if current:
-        words.append(WordSpan(current, start, end))
-    return tuple(words)
-
-
-def to_transcript(path: str, hyp: Hypothesis, tokenizer: Any, frame_shift: float,
-                  duration: float) -> Transcript:
-    """Seconds from frames: ``time = frame * frame_shift`` (the encoder's output shift)."""
-    spans = word_spans(hyp, tokenizer)
-    words = tuple(WordTiming(s.word, round(s.start * frame_shift, 3),
-                             round(min(duration, max(s.end, s.start + 1) * frame_shift), 3))
-                  for s in spans)
-    text = hyp.text or " ".join(w.word for w in words)
-    return Transcript(path, text, duration, words)
-
-
 # --------------------------------------------------------------------------- formats
 
 
@@ -207,14 +146,14 @@ def _clock(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def segments(words: Sequence[WordTiming], max_chars: int = 42, max_seconds: float = 6.0,
-             max_gap: float = 0.8) -> list[list[WordTiming]]:
+def segments(words: Sequence[Span], max_chars: int = 42, max_seconds: float = 6.0,
+             max_gap: float = 0.8) -> list[list[Span]]:
     """Group words into subtitle cues: a new cue at a pause, or when a cue gets too long."""
-    cues: list[list[WordTiming]] = []
+    cues: list[list[Span]] = []
     for word in words:
         if cues:
             cue = cues[-1]
-            chars = sum(len(w.word) + 1 for w in cue) + len(word.word)
+            chars = sum(len(w.text) + 1 for w in cue) + len(word.text)
             if (word.start - cue[-1].end <= max_gap and chars <= max_chars
                     and word.end - cue[0].start <= max_seconds):
                 cue.append(word)
@@ -223,25 +162,27 @@ def segments(words: Sequence[WordTiming], max_chars: int = 42, max_seconds: floa
     return cues
 
 
-def format_transcript(transcript: Transcript, fmt: str, utt_id: str | None = None) -> str:
-    """Render a transcript as ``txt``, ``json``, ``srt``, ``vtt`` or ``ctm``."""
+def format_transcript(transcript: Recognition, fmt: str, utt_id: str | None = None) -> str:
+    """Render a transcript as ``txt``, ``json``, ``srt``, ``vtt`` or ``ctm`` (times in seconds,
+    rounded to milliseconds)."""
     if fmt == "txt":
         return transcript.text + "\n"
     if fmt == "json":
-        obj = {"path": transcript.path, "text": transcript.text,
-               "duration": round(transcript.duration, 3),
-               "words": [asdict(w) for w in transcript.words]}
+        obj = {"path": transcript.source, "text": transcript.text,
+               "duration": round(transcript.extent, 3),
+               "words": [{"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3)}
+                         for w in transcript.words]}
         return json.dumps(obj, ensure_ascii=False) + "\n"
     if fmt == "ctm":
-        name = utt_id or Path(transcript.path).stem
-        return "".join(f"{name} 1 {w.start:.2f} {w.end - w.start:.2f} {w.word}\n"
+        name = utt_id or Path(transcript.source).stem
+        return "".join(f"{name} 1 {w.start:.2f} {w.end - w.start:.2f} {w.text}\n"
                        for w in transcript.words)
     if fmt in ("srt", "vtt"):
         sep = "," if fmt == "srt" else "."
         blocks = []
         for i, cue in enumerate(segments(transcript.words), 1):
             times = f"{_clock(cue[0].start, sep)} --> {_clock(cue[-1].end, sep)}"
-            text = " ".join(w.word for w in cue)
+            text = " ".join(w.text for w in cue)
             blocks.append(f"{i}\n{times}\n{text}\n" if fmt == "srt" else f"{times}\n{text}\n")
         header = "WEBVTT\n\n" if fmt == "vtt" else ""
         return header + "\n".join(blocks)
@@ -251,20 +192,27 @@ def format_transcript(transcript: Transcript, fmt: str, utt_id: str | None = Non
 # --------------------------------------------------------------------------- one file
 
 
-def transcribe_file(recognizer: RecognizerLike, decoder: Callable, path: str | Path,
-                    chunk_seconds: float = 20.0, context_seconds: float = 2.0,
-                    batch_size: int = 4, block_seconds: float = 10.0,
-                    on_progress: Callable[[float], None] | None = None) -> Transcript:
-    """Transcribe one file (any length); InputError naming it if unreadable or empty."""
+def file_posteriorgram(recognizer: RecognizerLike, path: str | Path,
+                       chunk_seconds: float = 20.0, context_seconds: float = 2.0,
+                       batch_size: int = 4, block_seconds: float = 10.0,
+                       on_progress: Callable[[float], None] | None = None) -> Posteriorgram:
+    """The posteriors of one file of any length, placed in seconds; InputError naming it if
+    unreadable or empty."""
     info = audio_info(path)
     rate = recognizer.featurizer.sample_rate
     blocks = iter_audio_blocks(path, rate, block_seconds)
     log_probs = stitched_log_probs(recognizer, blocks, chunk_seconds, context_seconds,
                                    batch_size, on_progress)
-    if log_probs.shape[0] == 0:
-        hyp = Hypothesis((), ())
-    else:
-        lengths = torch.tensor([log_probs.shape[0]])
-        hyp = decoder(log_probs[None], lengths)[0]
-    return to_transcript(str(path), hyp, recognizer.tokenizer, recognizer.output_frame_shift,
+    shift = recognizer.output_frame_shift
+    return Posteriorgram(str(path), log_probs, lambda frame: round(frame * shift, 3),
                          info.duration)
+
+
+def transcribe_file(recognizer: RecognizerLike, decoder: Callable, path: str | Path,
+                    chunk_seconds: float = 20.0, context_seconds: float = 2.0,
+                    batch_size: int = 4, block_seconds: float = 10.0,
+                    on_progress: Callable[[float], None] | None = None) -> Recognition:
+    """Transcribe one file (any length) with ``decoder``; InputError naming it if unreadable."""
+    gram = file_posteriorgram(recognizer, path, chunk_seconds, context_seconds, batch_size,
+                              block_seconds, on_progress)
+    return recognize(gram, decoder, recognizer.tokenizer, "s")

@@ -16,15 +16,21 @@ class InputError(CarouselError, ValueError):
     """A bad input file or value: the message names it."""
 
 
-def cli_entry(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-    """Wrap a command's ``main`` so CarouselError, KeyboardInterrupt and BrokenPipe give one line.
+Main = Callable[[list[str] | None], int]
+
+
+def cli_entry(prog: str) -> Callable[[Main], Main]:
+    """Decorator for a command's ``main``: CarouselError, KeyboardInterrupt and BrokenPipe give
+    one line starting with ``prog`` (``asr``, ``htr``, ``ctc``).
 
     Unexpected exceptions still show a traceback: they are bugs, not user errors.
     """
+    return functools.partial(_wrap, prog=prog)
 
+
+def _wrap(main: Main, prog: str) -> Main:
     @functools.wraps(main)
     def wrapper(argv: list[str] | None = None) -> int:
-        prog = getattr(main, "__module__", "carousel").split(".")[0]
         try:
             return main(argv)
         except CarouselError as err:

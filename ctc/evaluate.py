@@ -8,42 +8,35 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ctc.data.manifest import Record
-from ctc.decode.greedy import greedy_decode
+from ctc.decode.greedy import GreedyDecoder
 from ctc.decode.hypothesis import Hypothesis
-from ctc.infer import Recognizer
+from ctc.decode.posteriors import pad
+from ctc.errors import InputError
 from ctc.io import atomic_save, atomic_write_text
 from ctc.metrics.normalize import TextNormalizer
 from ctc.metrics.report import ScoredUtterance, write_report
+from ctc.recognizer import Recognizer, RecordPosteriors
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[Hypothesis]]
 
 
 def greedy_decoder(tokenizer) -> Decoder:
     """Best-path decoding ``(log_probs (N, T, V), lengths (N,)) -> hypotheses`` with text."""
-
-    def decode(log_probs: torch.Tensor, lengths: torch.Tensor) -> list[Hypothesis]:
-        hyps = greedy_decode(log_probs, lengths, tokenizer.blank)
-        return [Hypothesis(h.tokens, h.frames, h.score, tokenizer.decode(h.tokens), h.words,
-                           h.lm_score) for h in hyps]
-
-    return decode
+    return GreedyDecoder(list(tokenizer.symbols), tokenizer.blank, tokenizer.word_delimiter,
+                         tokenizer.word_prefix)
 
 
-def hypothesis_text(hyp: Hypothesis, tokenizer) -> str:
-    """The hypothesis text; from its tokens when the decoder left ``text`` empty."""
-    return hyp.text if hyp.text or not hyp.tokens else tokenizer.decode(hyp.tokens)
-
-
-def _hypothesis_row(record: Record, text: str, hyp: Hypothesis, shift: float) -> str:
+def _hypothesis_row(record: Record, hyp: Hypothesis, shift: float) -> str:
     """One line of ``hypotheses.jsonl``: id, ref, hyp, speaker, score, and word spans in
     seconds (audio) or pixels (images) when the decoder gave them."""
-    row: dict[str, Any] = {"id": record.id, "ref": record.text, "hyp": text,
+    row: dict[str, Any] = {"id": record.id, "ref": record.text, "hyp": hyp.text,
                            "score": round(float(hyp.score), 4)}
     if record.speaker is not None:
         row["speaker"] = record.speaker
@@ -51,6 +44,19 @@ def _hypothesis_row(record: Record, text: str, hyp: Hypothesis, shift: float) ->
         row["words"] = [{"word": w.word, "start": round(w.start * shift, 3),
                          "end": round(w.end * shift, 3)} for w in hyp.words]
     return json.dumps(row, ensure_ascii=False) + "\n"
+
+
+def decode_window(results: Sequence[RecordPosteriors], decode: Decoder, blank: int
+                  ) -> list[Hypothesis | None]:
+    """Decode the readable results of one window as one batch; None for unreadable ones."""
+    readable = [r for r in results if r.log_probs is not None]
+    hyps: dict[int, Hypothesis] = {}
+    if readable:
+        log_probs, lengths = pad([r.log_probs.numpy() for r in readable], blank)
+        for result, hyp in zip(readable, decode(torch.from_numpy(log_probs),
+                                                torch.from_numpy(lengths))):
+            hyps[result.index] = hyp
+    return [hyps.get(r.index) for r in results]
 
 
 def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str | Path, *,
@@ -62,58 +68,55 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
 
     ``decoder`` is any ``(log_probs (N, T, V), lengths (N,)) -> list[Hypothesis]`` (default:
     greedy). Besides ``write_report``'s files, ``report_dir`` gets ``hypotheses.jsonl``
-    (readable by ``ctc score --hyp``). Unreadable records are skipped and listed under
-    ``skipped`` in the returned summary (``write_report``'s summary plus ``skipped``).
-    ``dump_posteriors`` writes
-    ``{"tokens", "blank", "word_delimiter", "items": [{"id", "ref", "log_probs" (T, V)}]}``
-    with torch.save, for LM weight tuning. ``normalizer`` is passed to ``write_report``
-    (default: whitespace collapsing only); ``extra`` is stored in the report.
+    (readable by ``ctc score --hyp``), in manifest order. Unreadable records are skipped and
+    listed under ``skipped`` in the returned summary (``write_report``'s summary plus
+    ``skipped``); when no record at all can be scored, InputError is raised and no report is
+    written (no rate without data). ``dump_posteriors`` writes
+    ``{"tokens", "blank", "word_delimiter", "word_prefix", "items": [{"id", "ref",
+    "log_probs" (T, V)}]}`` with torch.save, for LM weight tuning. ``normalizer`` is passed to
+    ``write_report`` (default: whitespace collapsing only); ``extra`` is stored in the report.
     """
     tokenizer = recognizer.tokenizer
     decode = decoder or greedy_decoder(tokenizer)
-    results: list[ScoredUtterance] = []
+    scored: list[ScoredUtterance] = []
     rows: list[str] = []
     items: list[dict[str, Any]] = []
+    skipped: list[str] = []
     shift = recognizer.output_frame_shift
     posteriorgram: tuple | None = None
-    skipped_before = len(recognizer.skipped)
     started = time.perf_counter()
     frames = 0
-    records = list(records)
-    position = {id(r): i for i, r in enumerate(records)}
-    order: list[int] = []  # manifest positions of the results, which come sorted by length
-    for batch, log_probs, lengths in recognizer.iter_batches(records, max_frames=max_frames,
-                                                             num_workers=num_workers):
-        log_probs, lengths = log_probs.float().cpu(), lengths.cpu()  # decoders run on the CPU
-        hyps = decode(log_probs, lengths)
-        for i, (record, hyp) in enumerate(zip(batch, hyps)):
-            results.append(ScoredUtterance(record.id, record.text,
-                                           hypothesis_text(hyp, tokenizer), record.speaker))
-            rows.append(_hypothesis_row(record, results[-1].hyp, hyp, shift))
-            order.append(position[id(record)])
+    for window in recognizer.iter_windows(records, max_frames=max_frames,
+                                          num_workers=num_workers):
+        for result, hyp in zip(window, decode_window(window, decode, tokenizer.blank)):
+            if hyp is None:
+                skipped.append(result.error or f"{result.record.id}: unreadable")
+                continue
+            if not hyp.text and hyp.tokens:  # a caller's decoder that left the text out
+                hyp = replace(hyp, text=tokenizer.text(hyp.tokens))
+            record, log_probs = result.record, result.log_probs
+            scored.append(ScoredUtterance(record.id, record.text, hyp.text, record.speaker))
+            rows.append(_hypothesis_row(record, hyp, shift))
+            frames += int(log_probs.shape[0])
             if posteriorgram is None:  # the report draws one utterance's posteriors
-                posteriorgram = (record.id, log_probs[i, : int(lengths[i])],
-                                 list(tokenizer.symbols), list(zip(hyp.tokens, hyp.frames)))
+                posteriorgram = (record.id, log_probs, list(tokenizer.symbols),
+                                 list(zip(hyp.tokens, hyp.frames)))
             if dump_posteriors is not None:
-                items.append({"id": record.id, "ref": record.text,
-                              "log_probs": log_probs[i, : int(lengths[i])].clone()})
-        frames += int(lengths.sum())
+                items.append({"id": record.id, "ref": record.text, "log_probs": log_probs})
     seconds = time.perf_counter() - started
-    ranks = sorted(range(len(order)), key=order.__getitem__)
-    results, rows = [results[k] for k in ranks], [rows[k] for k in ranks]
-    if dump_posteriors is not None:
-        items = [items[k] for k in ranks]
-    skipped = recognizer.skipped[skipped_before:]
+    if not scored:
+        reason = f"all {len(skipped)} unreadable" if skipped else "the manifest is empty"
+        raise InputError(f"no utterance could be scored ({reason}); no report written")
     info = {"checkpoint": str(recognizer.checkpoint) if recognizer.checkpoint else None,
             "decoder": getattr(decoder, "__name__", type(decoder).__name__) if decoder
             else "greedy",
             "decode_seconds": round(seconds, 3), "output_frames": frames,
             "skipped": len(skipped), **(extra or {})}
     atomic_write_text(Path(report_dir) / "hypotheses.jsonl", "".join(rows))
-    summary = write_report(results, report_dir, title=title, extra=info,
+    summary = write_report(scored, report_dir, title=title, extra=info,
                            posteriorgram=posteriorgram, normalizer=normalizer)
     if dump_posteriors is not None:
         atomic_save({"tokens": list(tokenizer.symbols), "blank": int(tokenizer.blank),
-                     "word_delimiter": getattr(tokenizer, "word_delimiter", None),
-                     "items": items}, dump_posteriors)
+                     "word_delimiter": tokenizer.word_delimiter,
+                     "word_prefix": tokenizer.word_prefix, "items": items}, dump_posteriors)
     return {**summary, "skipped": skipped}

@@ -9,18 +9,21 @@ import torch
 
 from ctc.data.manifest import Record
 from ctc.errors import InputError
+from ctc.modality import register_featurizer
 from handwriting.augment import AugmentConfig, augment
 from handwriting.images import LineGeometry, load_gray, normalize_line
 
 
+@register_featurizer
 class LineImageFeaturizer:
     """Loads a line image and normalises it to height ``height`` (see ``handwriting.images``).
 
-    Output: ``(H, W)`` float32, ink high, paper 0 (``ctc.frontend`` image layout). With
+    Output: ``(H, W)`` float32, ink high, paper 0 (``ctc.modality`` image layout). With
     ``train=True`` the image is distorted by ``handwriting.augment`` using the given generator.
     ``augment`` is a dict of ``AugmentConfig`` fields overriding its defaults, or False for none.
     """
 
+    kind = "line_image"
     modality = "image"
     frame_shift = 1.0  # one input column per normalised pixel
 
@@ -48,6 +51,13 @@ class LineImageFeaturizer:
     def feature_dim(self) -> int:
         return self.height
 
+    def num_frames(self, record: Record) -> int | None:
+        """Columns after normalising to ``height``, estimated from the manifest's size (None
+        without it; the engine then measures the image)."""
+        if record.width and record.height:
+            return round(record.width * self.height / record.height)
+        return None
+
     def normalized(self, path: str) -> tuple[np.ndarray, LineGeometry]:
         """Load ``path`` -> ``(H, W)`` float32 array and its geometry (no augmentation)."""
         gray = load_gray(path)
@@ -69,6 +79,6 @@ class LineImageFeaturizer:
     def to_dict(self) -> dict[str, Any]:
         augment_state: dict[str, Any] | bool = (
             False if self.augment_config is None else self.augment_config.to_dict())
-        return {"type": "handwriting.featurizer:LineImageFeaturizer", "height": self.height,
+        return {"height": self.height,
                 "binarize": self.binarize, "contrast": self.contrast, "deslant": self.deslant,
                 "augment": augment_state, "min_width": self.min_width}

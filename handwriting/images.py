@@ -1,7 +1,7 @@
 """Text-line images: loading, sanity checks and normalisation to a fixed height.
 
 A normalised line is a ``(H, W)`` float32 array in ``[0, 1]`` with ink high and background 0
-(the layout ``ctc.frontend`` documents for images). ``LineGeometry`` records how normalised columns
+(the layout ``ctc.modality`` documents for images). ``LineGeometry`` records how normalised columns
 map back to the pixels of the original file, so recognised characters can be placed on it.
 """
 

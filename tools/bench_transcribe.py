@@ -62,19 +62,21 @@ def write_long_file(path: Path, audio: np.ndarray, minutes: float) -> float:
 
 
 def rtf(model: str, path: Path, lm: str | None, args: argparse.Namespace) -> dict:
-    from asr.cli import load_recognizer, make_decoder
     from asr.transcribe import transcribe_file
+    from ctc.decode import DecodeConfig, build_decoder
+    from ctc.decode.tuned import tuned_weights
+    from ctc.recognizer import Recognizer
 
-    recognizer = load_recognizer(model, "cpu")
-    options = argparse.Namespace(lm=lm, alpha=args.alpha, beta=args.beta,
-                                 beam_size=args.beam_size, decoder=None)
-    decoder, label = make_decoder(options, recognizer.tokenizer)
+    recognizer = Recognizer.load(model, "cpu")
+    config = DecodeConfig(lm=lm, alpha=args.alpha, beta=args.beta, beam_size=args.beam_size)
+    config = config.with_tuned(tuned_weights(model, lm) if lm else None)
+    decoder, label = build_decoder(config, recognizer.tokenizer), config.label()
     transcribe_file(recognizer, decoder, path, args.chunk_seconds)  # warm-up
     started = time.perf_counter()
     result = transcribe_file(recognizer, decoder, path, args.chunk_seconds)
     seconds = time.perf_counter() - started
-    return {"decoder": label, "audio_s": round(result.duration, 2),
-            "wall_s": round(seconds, 3), "rtf": round(seconds / result.duration, 4),
+    return {"decoder": label, "audio_s": round(result.extent, 2),
+            "wall_s": round(seconds, 3), "rtf": round(seconds / result.extent, 4),
             "words": len(result.words)}
 
 
@@ -96,6 +98,8 @@ def hour_memory(model: str, path: Path, lm: str | None, args: argparse.Namespace
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ctc.decode.config import DEFAULTS
+
     parser = argparse.ArgumentParser(description="RTF and peak memory of asr transcribe.")
     parser.add_argument("--model", required=True, help="experiment folder or checkpoint")
     parser.add_argument("--manifest", required=True, help="speech to concatenate (JSONL)")
@@ -103,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=120.0, help="audio for the RTF runs")
     parser.add_argument("--hour-minutes", type=float, default=60.0,
                         help="length of the long file (0: skip the memory run)")
-    parser.add_argument("--beam-size", type=int, default=32)
-    parser.add_argument("--alpha", type=float, default=0.5)
-    parser.add_argument("--beta", type=float, default=1.0)
+    parser.add_argument("--beam-size", type=int, default=DEFAULTS.beam_size)
+    parser.add_argument("--alpha", type=float, default=None,
+                        help="LM weight (default: tuned beside the model, else the default)")
+    parser.add_argument("--beta", type=float, default=None, help="word bonus (likewise)")
     parser.add_argument("--chunk-seconds", type=float, default=20.0)
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)

@@ -73,30 +73,31 @@ class BucketBatchSampler(torch.utils.data.Sampler):
 
 
 def pad_features(features: Sequence[torch.Tensor],
-                 modality: str) -> tuple[torch.Tensor, torch.Tensor]:
+                 time_axis: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad model inputs into one tensor.
 
-    ``audio`` items ``(T, F)`` give ``(N, T_max, F)``; ``image`` items ``(H, W)`` give
-    ``(N, 1, H, W_max)``. Returns the padded batch and lengths ``(N,)`` (frames or columns).
+    ``time_axis`` 0: items ``(T, F)`` give ``(N, T_max, F)``; ``time_axis`` 1: items ``(H, W)``
+    (line images) give ``(N, 1, H, W_max)`` (see ``ctc.modality``). Returns the padded batch and
+    lengths ``(N,)`` (frames or columns).
     """
     if not features:
         raise ValueError("cannot pad an empty batch")
+    if time_axis not in (0, 1):
+        raise ValueError(f"time_axis must be 0 (T, F) or 1 (H, W), got {time_axis!r}")
     for f in features:
         if f.dim() != 2:
             raise ValueError(f"features must be 2-D (T, F) or (H, W), got {tuple(f.shape)}")
     first, n = features[0], len(features)
-    if modality == "image":
-        lengths = torch.tensor([f.shape[1] for f in features])
-        out = first.new_zeros(n, 1, first.shape[0], int(lengths.max()))
+    lengths = torch.tensor([f.shape[time_axis] for f in features])
+    longest = int(lengths.max())
+    if time_axis == 1:
+        out = first.new_zeros(n, 1, first.shape[0], longest)
         for i, f in enumerate(features):
             out[i, 0, :, : f.shape[1]] = f
-    elif modality == "audio":
-        lengths = torch.tensor([f.shape[0] for f in features])
-        out = first.new_zeros(n, int(lengths.max()), first.shape[1])
+    else:
+        out = first.new_zeros(n, longest, first.shape[1])
         for i, f in enumerate(features):
             out[i, : f.shape[0]] = f
-    else:
-        raise ValueError(f"modality must be 'audio' or 'image', got {modality!r}")
     return out, lengths
 
 
@@ -150,8 +151,8 @@ class Batch:
 class PadCollate:
     """DataLoader ``collate_fn``: :class:`Item` list -> :class:`Batch` (picklable)."""
 
-    def __init__(self, modality: str) -> None:
-        self.modality = modality
+    def __init__(self, time_axis: int) -> None:
+        self.time_axis = time_axis
 
     def __call__(self, items: Sequence[Item]) -> Batch:
         good = [it for it in items if it.features is not None]
@@ -160,5 +161,5 @@ class PadCollate:
         if not good:
             return Batch([], None, torch.zeros(0, dtype=torch.long), targets, target_lengths,
                          errors)
-        inputs, lengths = pad_features([it.features for it in good], self.modality)
+        inputs, lengths = pad_features([it.features for it in good], self.time_axis)
         return Batch([it.index for it in good], inputs, lengths, targets, target_lengths, errors)

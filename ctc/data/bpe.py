@@ -3,7 +3,7 @@
 The sentencepiece model is trained in memory with its padding piece used as the blank (id 0),
 so encoded text never contains it; ``<unk>`` is id 1. The serialized model travels inside the
 checkpoint (``to_dict``), so decoding needs no extra file. Words are marked by the piece prefix
-"▁" rather than a delimiter token, so ``word_delimiter`` is None.
+"▁" rather than a delimiter token, so ``word_delimiter`` is None and ``word_prefix`` is "▁".
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import base64
 import io
 from collections.abc import Iterable
 
-from ctc.data.tokens import BLANK_SYMBOL
+from ctc.data.tokens import BLANK_SYMBOL, WordConvention
 from ctc.errors import InputError
 
 
@@ -25,7 +25,10 @@ def _sentencepiece():
     return sentencepiece
 
 
-class BPETokenizer:
+WORD_PREFIX = "\u2581"  # sentencepiece's word-start marker
+
+
+class BPETokenizer(WordConvention):
     """Sentencepiece BPE pieces as CTC output units; ``symbols[0]`` is the blank."""
 
     kind = "bpe"
@@ -37,6 +40,7 @@ class BPETokenizer:
         self.symbols = [self._sp.id_to_piece(i) for i in range(self._sp.get_piece_size())]
         self.blank = 0
         self.word_delimiter = None
+        self.word_prefix = WORD_PREFIX
         if self.symbols[0] != BLANK_SYMBOL:
             raise ValueError(f"sentencepiece model must have {BLANK_SYMBOL!r} as piece 0")
 
@@ -79,7 +83,8 @@ class BPETokenizer:
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "model": base64.b64encode(self._model).decode("ascii"),
-                "symbols": self.symbols, "blank": self.blank, "word_delimiter": None}
+                "symbols": self.symbols, "blank": self.blank, "word_delimiter": None,
+                "word_prefix": self.word_prefix}
 
     @classmethod
     def from_dict(cls, state: dict) -> BPETokenizer:

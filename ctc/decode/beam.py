@@ -27,15 +27,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from ctc._ext import load_extension
+from ctc.data.tokens import TokenText
 from ctc.decode._inputs import as_batch, as_single
+from ctc.decode.config import DEFAULTS
 from ctc.decode.hypothesis import Hypothesis, WordSpan, paused_gc
 from ctc.decode.lm_loader import load_ngram_lm
-from ctc.decode.text import TokenText
 from ctc.errors import InputError
 
 
 class BeamSearchDecoder:
     """Compiled CTC prefix beam search.
+
+    Defaults come from :class:`ctc.decode.config.DecodeConfig`, which documents each option.
 
     Args:
         tokens: text of each output index (the blank's text is ignored).
@@ -70,24 +73,33 @@ class BeamSearchDecoder:
     """
 
     def __init__(self, tokens: Sequence[str], blank: int = 0, word_delimiter: str | None = " ",
-                 lm: str | os.PathLike | None = None, alpha: float = 0.5, beta: float = 1.0,
-                 beam_size: int = 50, token_min_logp: float = -5.0,
-                 beam_prune_logp: float = -10.0, blank_skip_threshold: float = 0.999,
-                 top_k: int = 40, unigrams: Sequence[str] | None = None,
-                 lexicon_constrained: bool = False, unk_score: float = -20.0,
-                 hotwords: dict[str, float] | None = None, num_threads: int = 0,
-                 word_prefix: str | None = None, lm_lookahead: str = "context",
-                 recombine: bool = True) -> None:
+                 lm: str | os.PathLike | None = None,
+                 alpha: float = DEFAULTS.DEFAULT_ALPHA, beta: float = DEFAULTS.DEFAULT_BETA,
+                 beam_size: int = DEFAULTS.beam_size,
+                 token_min_logp: float = DEFAULTS.token_min_logp,
+                 beam_prune_logp: float = DEFAULTS.beam_prune_logp,
+                 blank_skip_threshold: float = DEFAULTS.blank_skip_threshold,
+                 top_k: int = DEFAULTS.top_k, unigrams: Sequence[str] | None = None,
+                 lexicon_constrained: bool = DEFAULTS.lexicon_constrained,
+                 unk_score: float = DEFAULTS.unk_score,
+                 hotwords: dict[str, float] | None = None,
+                 num_threads: int = DEFAULTS.num_threads, word_prefix: str | None = None,
+                 lm_lookahead: str = DEFAULTS.lm_lookahead,
+                 recombine: bool = DEFAULTS.recombine) -> None:
         if not 0 <= blank < len(tokens):
             raise InputError(f"blank index {blank} is outside the {len(tokens)} tokens")
         if beam_size < 1:
             raise InputError(f"beam_size must be >= 1, got {beam_size}")
         if not 0.0 < blank_skip_threshold <= 1.0:
             raise InputError(f"blank_skip_threshold must be in (0, 1], got {blank_skip_threshold}")
-        if word_delimiter is not None and word_delimiter not in tokens and not word_prefix:
-            raise InputError(f"word delimiter {word_delimiter!r} is not among the tokens")
         if lm_lookahead not in ("context", "unigram"):
             raise InputError(f"lm_lookahead must be 'context' or 'unigram', not {lm_lookahead!r}")
+        if top_k < 1:
+            raise InputError(f"top_k must be >= 1, got {top_k}")
+        for name, value in (("alpha", alpha), ("beta", beta), ("token_min_logp", token_min_logp),
+                            ("beam_prune_logp", beam_prune_logp), ("unk_score", unk_score)):
+            if math.isnan(value) or (name in ("alpha", "beta") and not math.isfinite(value)):
+                raise InputError(f"{name} must be a finite number, got {value}")
         ext = load_extension()
         self.tokens = list(tokens)
         self.blank = blank

@@ -1,4 +1,5 @@
-"""``make_decoder``: one constructor for every decoding backend, all with the same call."""
+"""``make_decoder`` (library) and ``build_decoder`` (from a DecodeConfig and a tokenizer): one
+constructor for every decoding backend, all with the same call."""
 
 from __future__ import annotations
 
@@ -6,23 +7,25 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ctc.decode.config import BACKENDS, DEFAULTS, DecodeConfig
 from ctc.decode.hypothesis import Hypothesis
 from ctc.errors import InputError
 
-BACKENDS = ("greedy", "ours", "pyctcdecode", "flashlight")
-
 Decoder = Callable[[Any, Any], list[Hypothesis]]
+
+__all__ = ["BACKENDS", "Decoder", "build_decoder", "make_decoder"]
 
 
 def make_decoder(backend: str, tokens: Sequence[str], blank: int = 0,
                  word_delimiter: str | None = " ", lm: str | os.PathLike | None = None,
-                 alpha: float = 0.5, beta: float = 1.0, beam_size: int = 50,
-                 **options: Any) -> Decoder:
+                 alpha: float = DEFAULTS.DEFAULT_ALPHA, beta: float = DEFAULTS.DEFAULT_BETA,
+                 beam_size: int = DEFAULTS.beam_size, **options: Any) -> Decoder:
     """A callable ``decoder(log_probs (N, T, V), lengths (N,)) -> list[Hypothesis]``.
 
     ``backend``: "greedy" (best path), "ours" (compiled prefix beam search with LM fusion),
     "pyctcdecode" or "flashlight" (when installed). Extra ``options`` go to the backend
-    (e.g. ``hotwords``, ``unigrams``, ``num_threads``, ``word_prefix``).
+    (e.g. ``hotwords``, ``unigrams``, ``num_threads``, ``word_prefix``); defaults are those of
+    :class:`ctc.decode.config.DecodeConfig`.
     """
     if backend == "greedy":
         from ctc.decode.greedy import GreedyDecoder
@@ -44,3 +47,28 @@ def make_decoder(backend: str, tokens: Sequence[str], blank: int = 0,
         return FlashlightDecoder(tokens, blank, word_delimiter, lm, alpha, beta, beam_size,
                                  **options)
     raise InputError(f"unknown decoder {backend!r}; choose one of {', '.join(BACKENDS)}")
+
+
+def build_decoder(config: DecodeConfig, tokenizer: Any) -> Decoder:
+    """The decoder ``config`` describes, for a tokenizer's table and word convention.
+
+    ``config.alpha``/``config.beta`` left None take the untuned defaults (fill them from
+    ``lm_tuned.json`` first with :meth:`DecodeConfig.with_tuned`).
+    """
+    config = config.with_tuned(None).validate()
+    if config.lm and not os.path.isfile(config.lm):
+        raise InputError(f"language model not found: {config.lm}")
+    options = config.beam_options()
+    if config.backend == "greedy":
+        options = {}
+    else:
+        alpha, beta, beam = options.pop("alpha"), options.pop("beta"), options.pop("beam_size")
+        options = {"alpha": alpha, "beta": beta, "beam_size": beam, **options}
+    if config.backend in ("pyctcdecode", "flashlight"):
+        options = {k: v for k, v in options.items()
+                   if k in ("alpha", "beta", "beam_size", "token_min_logp", "beam_prune_logp",
+                            "hotwords", "num_threads")}
+        options["num_threads"] = max(1, options["num_threads"])
+    return make_decoder(config.backend, list(tokenizer.symbols), tokenizer.blank,
+                        tokenizer.word_delimiter, lm=config.lm,
+                        word_prefix=tokenizer.word_prefix, **options)

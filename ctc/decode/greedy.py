@@ -32,11 +32,12 @@ def greedy_decode(log_probs: Any, lengths: Any | None = None, blank: int = 0
 
 
 class GreedyDecoder:
-    """Callable greedy decoder that also fills ``text`` and ``words``."""
+    """Callable greedy decoder returning complete hypotheses (text and words from the word
+    convention of ``tokens``, see :class:`ctc.data.tokens.TokenText`; ``lm_score`` 0)."""
 
     def __init__(self, tokens: list[str], blank: int = 0, word_delimiter: str | None = " ",
                  word_prefix: str | None = None) -> None:
-        from ctc.decode.text import TokenText
+        from ctc.data.tokens import TokenText
 
         self.text = TokenText(tokens, blank, word_delimiter, word_prefix)
         self.blank = blank

@@ -7,23 +7,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from ctc.data.tokens import WordSpan
 
-@dataclass(frozen=True)
-class WordSpan:
-    """A decoded word and its frame span ``[start, end)`` in encoder output frames."""
-
-    word: str
-    start: int
-    end: int
+__all__ = ["Hypothesis", "WordSpan", "paused_gc"]
 
 
 @dataclass(frozen=True)
 class Hypothesis:
-    """One decoded sequence.
+    """One decoded sequence; every decoder (greedy, ours, the peers' adapters) fills every field.
 
     ``tokens``: token ids after CTC collapsing (no blanks); ``frames``: for each token, the encoder
-    frame where it is emitted first; ``score``: total log score (acoustic plus LM terms if any);
-    ``text``: filled in by decoders that know the tokenizer; ``words``: word spans when known.
+    frame where it is emitted first; ``score``: total log score (acoustic plus LM terms);
+    ``text``: the words joined by single spaces (the tokenizer's word convention); ``words``:
+    each word with its ``[start, end)`` encoder frames; ``lm_score``: everything in ``score`` but
+    the acoustic log-probability (weighted LM, word bonus, out-of-lexicon and hotword terms;
+    0 without an LM), so ``score - lm_score`` is the CTC path or prefix score.
     """
 
     tokens: tuple[int, ...]

@@ -1,7 +1,8 @@
 """Posterior dumps: what ``evaluate`` writes once so decoders can be tuned and compared offline.
 
 Format (``torch.save``): ``{"tokens": list[str], "blank": int, "word_delimiter": str | None,
-"items": [{"id": str, "ref": str, "log_probs": Tensor (T, V) float32}, ...]}``.
+"word_prefix": str | None, "items": [{"id": str, "ref": str, "log_probs": Tensor (T, V)
+float32}, ...]}`` (``word_prefix`` is absent from dumps written before it existed).
 """
 
 from __future__ import annotations
@@ -26,12 +27,17 @@ class Posteriors:
     refs: list[str]
     log_probs: np.ndarray
     lengths: np.ndarray
+    word_prefix: str | None = None
+
+    @property
+    def symbols(self) -> list[str]:  # the tokenizer's interface, for build_decoder
+        return self.tokens
 
     def subset(self, index: slice) -> Posteriors:
         lengths = self.lengths[index]
         t = int(lengths.max()) if len(lengths) else 0
         return Posteriors(self.tokens, self.blank, self.word_delimiter, self.ids[index],
-                          self.refs[index], self.log_probs[index, :t], lengths)
+                          self.refs[index], self.log_probs[index, :t], lengths, self.word_prefix)
 
 
 def pad(items: list[np.ndarray], blank: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,12 +78,13 @@ def load_posteriors(path: str | os.PathLike) -> Posteriors:
     log_probs, lengths = pad(arrays, int(data["blank"]))
     return Posteriors(list(data["tokens"]), int(data["blank"]), data.get("word_delimiter", " "),
                       [str(it.get("id", i)) for i, it in enumerate(items)],
-                      [str(it.get("ref", "")) for it in items], log_probs, lengths)
+                      [str(it.get("ref", "")) for it in items], log_probs, lengths,
+                      data.get("word_prefix"))
 
 
 def save_posteriors(path: str | os.PathLike, tokens: list[str], blank: int,
                     word_delimiter: str | None, ids: list[str], refs: list[str],
-                    log_probs: list[np.ndarray]) -> None:
+                    log_probs: list[np.ndarray], word_prefix: str | None = None) -> None:
     """Write a dump atomically (the tensors are stored as float32 ``(T, V)``)."""
     import torch
 
@@ -86,4 +93,4 @@ def save_posteriors(path: str | os.PathLike, tokens: list[str], blank: int,
     items = [{"id": i, "ref": r, "log_probs": torch.from_numpy(np.asarray(lp, np.float32))}
              for i, r, lp in zip(ids, refs, log_probs)]
     atomic_save({"tokens": tokens, "blank": blank, "word_delimiter": word_delimiter,
-                 "items": items}, path)
+                 "word_prefix": word_prefix, "items": items}, path)

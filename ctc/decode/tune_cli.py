@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ctc.decode.config import DEFAULTS
 from ctc.decode.factory import BACKENDS, make_decoder
 from ctc.decode.posteriors import Posteriors, load_posteriors
 from ctc.errors import InputError, cli_entry
@@ -32,8 +33,8 @@ class TuneConfig:
     decoder: str = "ours"
     alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
     betas: list[float] = field(default_factory=lambda: list(DEFAULT_BETAS))
-    beam_size: int = 50
-    num_threads: int = 0
+    beam_size: int = DEFAULTS.beam_size
+    num_threads: int = DEFAULTS.num_threads
 
 
 def grid_search(dev: Posteriors, lm: str | Path, decoder: str, alphas: list[float],
@@ -48,7 +49,7 @@ def grid_search(dev: Posteriors, lm: str | Path, decoder: str, alphas: list[floa
         for beta in betas:
             dec = make_decoder(decoder, dev.tokens, dev.blank, dev.word_delimiter, lm=lm,
                                alpha=alpha, beta=beta, beam_size=beam_size,
-                               num_threads=num_threads)
+                               num_threads=num_threads, word_prefix=dev.word_prefix)
             start = time.perf_counter()
             hyps = dec(dev.log_probs, dev.lengths)
             seconds = time.perf_counter() - start
@@ -84,12 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--decoder", default="ours", choices=[b for b in BACKENDS if b != "greedy"])
     p.add_argument("--alpha-grid", type=float, nargs="+", default=DEFAULT_ALPHAS)
     p.add_argument("--beta-grid", type=float, nargs="+", default=DEFAULT_BETAS)
-    p.add_argument("--beam-size", type=int, default=50)
-    p.add_argument("--num-threads", type=int, default=0, help="0: all cores")
+    p.add_argument("--beam-size", type=int, default=DEFAULTS.beam_size,
+                   help=f"beam width (default {DEFAULTS.beam_size})")
+    p.add_argument("--num-threads", type=int, default=DEFAULTS.num_threads, help="0: all cores")
     return p
 
 
-@cli_entry
+@cli_entry("ctc")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     cfg = TuneConfig(args.posteriors, args.lm, args.out, args.decoder, args.alpha_grid,

@@ -205,7 +205,7 @@ def get_args(argv: list[str] | None) -> ScoreConfig:
                        title=args.title)
 
 
-@cli_entry
+@cli_entry("ctc")
 def main(argv: list[str] | None = None) -> int:
     run(get_args(argv))
     return 0

@@ -15,25 +15,22 @@ import torch
 from ctc.data.batching import Item
 from ctc.data.manifest import Record
 from ctc.errors import InputError
-from ctc.frontend import Featurizer
+from ctc.modality import Featurizer
 
 
 def estimate_frames(featurizer: Featurizer, record: Record) -> int | None:
-    """Input frames (columns) ``record`` featurizes to, without reading it, or None if unknown.
-
-    Uses ``featurizer.num_frames(record)`` when the featurizer has it; otherwise the manifest's
-    ``duration / frame_shift`` (audio) or ``width * feature_dim / height`` (images are scaled to
-    height ``feature_dim``). Estimates may be off by a frame or two: the engine re-checks each
-    batch exactly.
-    """
-    exact = getattr(featurizer, "num_frames", None)
-    if callable(exact):
-        return int(exact(record))
-    if record.modality == "audio" and record.duration:
-        return round(record.duration / featurizer.frame_shift)
-    if record.modality == "image" and record.width and record.height:
-        return round(record.width * featurizer.feature_dim / record.height)
-    return None
+    """Input frames (columns) ``record`` featurizes to, without featurizing it, or None if
+    unknown (the featurizer's ``num_frames``; a record whose header cannot be read is unknown,
+    and featurizing it later reports why). Estimates may be off by a frame or two: the engine
+    re-checks each batch exactly."""
+    measure = getattr(featurizer, "num_frames", None)
+    if not callable(measure):
+        return None
+    try:
+        frames = measure(record)
+    except InputError:
+        return None
+    return None if frames is None else int(frames)
 
 
 @dataclass(frozen=True)

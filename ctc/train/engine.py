@@ -23,16 +23,16 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from ctc import checkpoint as ckpt
 from ctc.data.batching import Batch, BucketBatchSampler, PadCollate, bucket_batches
 from ctc.data.manifest import Record
 from ctc.data.tokens import tokenizer_from_dict
 from ctc.decode.greedy import greedy_decode
 from ctc.errors import CarouselError
-from ctc.frontend import Featurizer
 from ctc.loss.feasibility import required_frames_batch
 from ctc.metrics.errors import count_errors
+from ctc.modality import Featurizer, featurizer_state, modality_of
 from ctc.models import CTCModel, build_model
-from ctc.train import checkpoint as ckpt
 from ctc.train.config import TrainConfig, save_config
 from ctc.train.ctc_impl import get_ctc_loss
 from ctc.train.dataset import FeaturizedDataset
@@ -48,8 +48,6 @@ from ctc.train.distributed import (
 from ctc.train.monitor import MetricsLog, plot_curves
 from ctc.train.prepare import build_tokenizer, prepare_examples
 from ctc.train.schedule import lr_factor
-
-FRONTEND_FOR_MODALITY = {"audio": "conv2d", "image": "line_cnn"}
 
 
 def _say(message: str, info: DistInfo) -> None:
@@ -97,6 +95,7 @@ class Trainer:
         self.info = info
         self.out_dir = Path(out_dir)
         self.featurizer = featurizer
+        self.modality = modality_of(featurizer)
         self.resume = resume
         loop = config.train
         if config.train.precision not in ("fp32", "bf16", "fp16"):
@@ -184,8 +183,8 @@ class Trainer:
     @staticmethod
     def _resolve_model_config(config: TrainConfig, featurizer: Featurizer) -> TrainConfig:
         model = config.model
-        expected = FRONTEND_FOR_MODALITY.get(featurizer.modality)
-        if expected is not None and model.frontend != expected:
+        expected = modality_of(featurizer).model_frontend
+        if model.frontend != expected:
             raise CarouselError(f"model.frontend={model.frontend!r} does not fit "
                                 f"{featurizer.modality} input (use {expected!r})")
         if model.input_dim == 0:
@@ -200,7 +199,8 @@ class Trainer:
     def _model_state(self, metrics: dict[str, Any] | None = None) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "model_config": self.config.model.to_dict(),
                 "vocab_size": len(self.tokenizer), "tokenizer": self.tokenizer.to_dict(),
-                "featurizer": self.featurizer.to_dict(), "epoch": self.epoch, "step": self.step,
+                "modality": self.modality.name, "featurizer": featurizer_state(self.featurizer),
+                "epoch": self.epoch, "step": self.step,
                 "metrics": metrics or {}, "config": self.config.to_dict()}
 
     def save_last(self) -> None:
@@ -366,7 +366,7 @@ class Trainer:
         batches = bucket_batches(lengths, max_frames)[info.rank::info.world]
         loader = torch.utils.data.DataLoader(
             self.valid_set, batch_sampler=batches, num_workers=data.num_workers,
-            collate_fn=PadCollate(self.featurizer.modality))
+            collate_fn=PadCollate(self.modality.time_axis))
         self.model.eval()
         refs, hyps, loss_sum, loss_count, unreadable = [], [], 0.0, 0, 0
         try:
@@ -388,7 +388,7 @@ class Trainer:
                 for index, hyp in zip(batch.indices,
                                       greedy_decode(log_probs, out_lengths, self.tokenizer.blank)):
                     refs.append(self.valid_examples[index].record.text)
-                    hyps.append(self.tokenizer.decode(hyp.tokens))
+                    hyps.append(self.tokenizer.text(hyp.tokens))
         finally:
             self.model.train()
         if info.world > 1:
@@ -449,7 +449,7 @@ class Trainer:
         generator = torch.Generator().manual_seed(loop.seed * 1000003 + self.epoch)
         loader = torch.utils.data.DataLoader(
             self.train_set, batch_sampler=sampler, num_workers=data.num_workers,
-            collate_fn=PadCollate(self.featurizer.modality), generator=generator,
+            collate_fn=PadCollate(self.modality.time_axis), generator=generator,
             pin_memory=info.device.type == "cuda")
         bar = None
         if info.is_main and loop.progress:

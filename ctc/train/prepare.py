@@ -17,8 +17,8 @@ import torch
 from ctc.data.manifest import Record
 from ctc.data.tokens import CharTokenizer, tokenizer_from_dict
 from ctc.errors import InputError
-from ctc.frontend import Featurizer
 from ctc.loss.feasibility import required_frames
+from ctc.modality import Featurizer, modality_of
 from ctc.train.config import TokenizerConfig
 from ctc.train.dataset import Example, FeaturizedDataset, estimate_frames
 
@@ -101,7 +101,7 @@ def prepare_examples(records: Sequence[Record], tokenizer, featurizer: Featurize
             rec, targets, _ = encoded[j]
             frames = None
             if item.features is not None:
-                frames = item.features.shape[1 if rec.modality == "image" else 0]
+                frames = modality_of(featurizer).length(item.features)
             encoded[j] = (rec, targets, frames)
     measured = [(r, t, f) for r, t, f in encoded if f is not None]
     check.unreadable = [r.id for r, _, f in encoded if f is None]

@@ -16,11 +16,15 @@ import torch
 
 from ctc.data.manifest import Record
 from ctc.errors import InputError
+from ctc.modality import register_featurizer
 
 
+@register_featurizer
 class SyntheticFeaturizer:
     """Audio-like ``(T, F)`` features (``modality="audio"``) or ``(H, W)`` "images" with
     ``H = feature_dim`` (``modality="image"``) made from the record's text."""
+
+    kind = "synthetic"
 
     def __init__(self, feature_dim: int = 16, frames_per_char: int = 4, noise: float = 0.1,
                  seed: int = 0, modality: str = "audio", frame_shift: float = 0.01) -> None:
@@ -54,7 +58,7 @@ class SyntheticFeaturizer:
         return out.t().contiguous() if self.modality == "image" else out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"type": f"{__name__}:{type(self).__name__}", "feature_dim": self.feature_dim,
+        return {"feature_dim": self.feature_dim,
                 "frames_per_char": self.frames_per_char, "noise": self.noise, "seed": self.seed,
                 "modality": self.modality, "frame_shift": self.frame_shift}
 

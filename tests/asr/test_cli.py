@@ -132,7 +132,7 @@ def tiny_model(tmp_path_factory):
 
 
 def test_trained_checkpoint_carries_global_cmvn(tiny_model):
-    from ctc.infer import Recognizer
+    from ctc.recognizer import Recognizer
 
     rec = Recognizer.load(tiny_model / "exp")
     assert rec.featurizer.cmvn == "global" and len(rec.featurizer.cmvn_mean) == 40
@@ -170,3 +170,73 @@ def test_transcribe_formats_and_bad_files(capsys, tiny_model, tmp_path):
     code, out, _ = _run(capsys, ["transcribe", str(tmp_path / "good.wav"), "--model",
                                  str(tiny_model / "exp"), "--quiet"])
     assert code == 0 and out.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- BPE through the CLI
+
+
+@pytest.fixture(scope="module")
+def bpe_model(tmp_path_factory):
+    """A tiny BPE model trained through ``asr train``, whose output layer is then set so that
+    every frame emits the same word-initial piece ("▁" + letters): whatever path text takes to
+    the user, the marker must not reach it."""
+    pytest.importorskip("sentencepiece")
+    import torch
+
+    root = tmp_path_factory.mktemp("bpe")
+    records = []
+    for i in range(6):
+        _speech(root / f"u{i}.wav", 1.0 + 0.1 * i, i)
+        records.append(Record(f"u{i}", "audio", f"u{i}.wav", ["ABBA BAB", "BAB ABBA"][i % 2],
+                              duration=1.0 + 0.1 * i))
+    write_manifest(root / "train.jsonl", records)
+    (root / "tiny.yaml").write_text(TINY)
+    code = main(["train", "--config", str(root / "tiny.yaml"), "--train", str(root / "train.jsonl"),
+                 "--valid", str(root / "train.jsonl"), "--out", str(root / "exp"),
+                 "--set", "tokenizer.kind=bpe", "--set", "tokenizer.vocab_size=12"])
+    assert code == 0
+    best = root / "exp" / "best.pt"
+    state = torch.load(best, weights_only=True)
+    symbols = state["tokenizer"]["symbols"]
+    piece = max((i for i, s in enumerate(symbols) if s.startswith("\u2581") and len(s) > 2),
+                key=lambda i: len(symbols[i]))
+    state["model"]["head.weight"].zero_()
+    state["model"]["head.bias"].fill_(-10.0)
+    state["model"]["head.bias"][piece] = 5.0
+    torch.save(state, best)
+    (root / "exp" / "last.pt").unlink()
+    return root, symbols[piece][1:]
+
+
+def test_bpe_model_is_scored_and_transcribed_without_word_markers(capsys, bpe_model, tmp_path):
+    root, word = bpe_model
+    code, out, err = _run(capsys, ["evaluate", "--model", str(root / "exp" / "best.pt"),
+                                   "--manifest", str(root / "train.jsonl"), "--report",
+                                   str(tmp_path / "greedy")])
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "greedy" / "hypotheses.jsonl")
+            .read_text().splitlines()]
+    assert [r["hyp"] for r in rows] == [word] * 6
+    assert all(w["word"] == word for r in rows for w in r["words"])
+    lm = tmp_path / "lm.arpa"
+    from ctc.lm.arpa import write_arpa
+    from ctc.lm.kneser_ney import estimate, read_sentences
+
+    write_arpa(estimate(read_sentences(["ABBA BAB", "BAB ABBA", word] * 3), 2), lm)
+    code, out, err = _run(capsys, ["evaluate", "--model", str(root / "exp" / "best.pt"),
+                                   "--manifest", str(root / "train.jsonl"), "--report",
+                                   str(tmp_path / "lm"), "--lm", str(lm)])
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "lm" / "hypotheses.jsonl")
+            .read_text().splitlines()]
+    assert [r["hyp"] for r in rows] == [word] * 6
+    outputs = {}
+    for fmt in ("txt", "json", "ctm", "srt"):
+        code, out, err = _run(capsys, ["transcribe", str(root / "u0.wav"), "--model",
+                                       str(root / "exp" / "best.pt"), "--format", fmt,
+                                       "--quiet"] + (["--lm", str(lm)] if fmt == "json" else []))
+        assert code == 0, err
+        assert "\u2581" not in out and word in out
+        outputs[fmt] = out
+    assert outputs["txt"] == word + "\n"
+    assert json.loads(outputs["json"])["words"][0]["word"] == word

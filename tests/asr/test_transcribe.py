@@ -13,16 +13,15 @@ import torch
 from asr.audio import iter_audio_blocks, load_audio
 from asr.featurizer import LogMelFeaturizer
 from asr.transcribe import (
-    Transcript,
-    WordTiming,
     format_transcript,
     iter_windows,
     stitched_log_probs,
     transcribe_file,
-    word_spans,
 )
 from ctc.data.tokens import CharTokenizer
 from ctc.decode import Hypothesis, greedy_decode
+from ctc.decode.greedy import GreedyDecoder
+from ctc.results import Recognition, Span
 
 
 class LocalRecognizer:
@@ -83,25 +82,25 @@ def test_stitched_log_probs_equal_whole_file(tmp_path, rate):
 def test_transcribe_file_gives_word_times_in_seconds(tmp_path):
     _audio(tmp_path / "a.wav")
     rec = LocalRecognizer()
-    out = transcribe_file(rec, lambda lp, n: greedy_decode(lp, n), tmp_path / "a.wav",
+    out = transcribe_file(rec, GreedyDecoder(rec.tokenizer.symbols), tmp_path / "a.wav",
                           chunk_seconds=1.0, context_seconds=0.2)
-    assert out.duration == pytest.approx(3.3)
+    assert out.extent == pytest.approx(3.3)
     for w in out.words:
         assert 0 <= w.start < w.end <= 3.3 + 1e-9
         assert round(w.start / 0.04, 6) == round(w.start / 0.04)  # on the 40 ms grid
-    assert out.text == " ".join(w.word for w in out.words)
+    assert out.text == " ".join(w.text for w in out.words)
 
 
 def test_word_spans_from_char_tokens():
     tok = CharTokenizer(["<b>", " ", "A", "B"])
     hyp = Hypothesis(tokens=(2, 3, 1, 3, 2), frames=(1, 3, 5, 8, 10))
-    spans = word_spans(hyp, tok)
+    spans = tok.words(hyp.tokens, hyp.frames)
     assert [(s.word, s.start, s.end) for s in spans] == [("AB", 1, 4), ("BA", 8, 11)]
 
 
-TRANSCRIPT = Transcript("dir/talk.flac", "HELLO THERE GENERAL KENOBI", 75.5, (
-    WordTiming("HELLO", 0.12, 0.5), WordTiming("THERE", 0.56, 0.9),
-    WordTiming("GENERAL", 3.0, 3.6), WordTiming("KENOBI", 3661.24, 3662.0)))
+TRANSCRIPT = Recognition("dir/talk.flac", "HELLO THERE GENERAL KENOBI", 0.0, 75.5, "s", (
+    Span("HELLO", 0.12, 0.5), Span("THERE", 0.56, 0.9),
+    Span("GENERAL", 3.0, 3.6), Span("KENOBI", 3661.24, 3662.0)))
 
 SRT_CUE = re.compile(
     r"^(\d+)\n(\d\d):(\d\d):(\d\d),(\d{3}) --> (\d\d):(\d\d):(\d\d),(\d{3})\n\S.*$")

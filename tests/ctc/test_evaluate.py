@@ -10,7 +10,7 @@ import torch
 from ctc.data.manifest import Record
 from ctc.decode.hypothesis import Hypothesis
 from ctc.evaluate import evaluate
-from ctc.infer import Recognizer
+from ctc.recognizer import Recognizer
 from ctc.train.synthetic import synthetic_records
 
 
@@ -54,11 +54,11 @@ def test_posteriors_dump_format(recognizer, tmp_path):
     records = synthetic_records(3, seed=9)
     evaluate(recognizer, records, tmp_path, title="t", dump_posteriors=tmp_path / "post.pt")
     dump = torch.load(tmp_path / "post.pt", weights_only=True)
-    assert set(dump) == {"tokens", "blank", "word_delimiter", "items"}
+    assert set(dump) == {"tokens", "blank", "word_delimiter", "word_prefix", "items"}
     assert dump["tokens"] == recognizer.tokenizer.symbols and dump["blank"] == 0
     assert dump["word_delimiter"] == " "
     assert [item["id"] for item in dump["items"]] == [r.id for r in records]
-    expected = dict(recognizer.iter_log_probs(records))
+    expected = {r.record: r.log_probs for r in recognizer.iter_results(records)}
     for item, record in zip(dump["items"], records):
         assert item["ref"] == record.text
         assert item["log_probs"].dtype == torch.float32

@@ -10,10 +10,13 @@ import torch
 from PIL import Image
 
 from ctc.data.tokens import CharTokenizer
+from ctc.decode.config import DEFAULTS
+from ctc.decode.greedy import GreedyDecoder
+from ctc.results import recognize
 from handwriting import cli
 from handwriting.featurizer import LineImageFeaturizer
 from handwriting.images import LineGeometry
-from handwriting.recognize import char_boxes, decode_one, recognize_images
+from handwriting.recognize import format_line, line_posteriorgrams, placed
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["prepare", "iam", "--help"], ["train", "--help"],
@@ -99,10 +102,12 @@ def test_char_boxes_map_to_original_pixels():
     lp = torch.full((8, len(tok)), -9.0)
     path = [0, a, a, 0, 0, b, 0, 0]
     lp[torch.arange(8), torch.tensor(path)] = 0.0
-    hyp = decode_one(lp, tok)
-    assert hyp.text == "ab"
-    boxes = char_boxes(hyp, lp, tok, LineGeometry(x0=10, scale=2.0, width=200, height=40), 4.0)
-    assert [(c.char, c.x0, c.x1) for c in boxes] == [("a", 18.0, 34.0), ("b", 50.0, 58.0)]
+    gram = placed("x.png", lp, LineGeometry(x0=10, scale=2.0, width=200, height=40), 4.0)
+    result = recognize(gram, GreedyDecoder(tok.symbols, word_delimiter=tok.word_delimiter), tok,
+                       "px")
+    assert result.text == "ab"
+    boxes = result.tokens
+    assert [(c.text, c.start, c.end) for c in boxes] == [("a", 18.0, 34.0), ("b", 50.0, 58.0)]
 
 
 def test_recognize_images_skips_bad_and_reports(tmp_path):
@@ -112,12 +117,17 @@ def test_recognize_images_skips_bad_and_reports(tmp_path):
     Image.fromarray(gray).save(good)
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"junk")
-    skipped = []
-    results = list(recognize_images([str(good), str(bad)], _FakeRecognizer(),
-                                    on_skip=lambda p, m: skipped.append((p, m))))
+    skipped, results = [], []
+    fake = _FakeRecognizer()
+    for path, gram in line_posteriorgrams(fake, [str(good), str(bad)]):
+        if isinstance(gram, Exception):
+            skipped.append((path, str(gram)))
+        else:
+            results.append(recognize(gram, GreedyDecoder(fake.tokenizer.symbols),
+                                     fake.tokenizer, "px"))
     assert len(results) == 1 and results[0].text == "ab"
     assert skipped and skipped[0][0] == str(bad) and "unreadable image" in skipped[0][1]
-    boxes = results[0].to_dict()["chars"]
+    boxes = json.loads(format_line(results[0], "json"))["chars"]
     assert boxes[0]["char"] == "a" and 0 <= boxes[0]["x0"] < boxes[0]["x1"] <= 200
 
 
@@ -127,7 +137,8 @@ def test_recognize_command_json_and_exit_status(tmp_path, capsys, monkeypatch):
     gray = np.full((32, 200), 250, np.uint8)
     gray[8:24, 10:190] = 0
     Image.fromarray(gray).save(good)
-    monkeypatch.setattr(cli, "_load_recognizer", lambda model, device: _FakeRecognizer())
+    monkeypatch.setattr("ctc.commands.recognize.load_recognizer",
+                        lambda model, device, modality: _FakeRecognizer())
     assert cli.main(["recognize", str(tmp_path / "lines"), "--model", "x",
                      "--format", "json"]) == 0
     row = json.loads(capsys.readouterr().out.strip())
@@ -152,8 +163,8 @@ def test_train_rejects_bad_frontend_key(tmp_path, capsys):
 
 
 def test_decoder_options_defaults():
-    args = cli.build_parser().parse_args(["evaluate", "--model", "m", "--manifest", "x",
+    args = cli.PROGRAM.parser().parse_args(["evaluate", "--model", "m", "--manifest", "x",
                                           "--report", "r"])
     assert args.lm is None and args.decoder is None and args.device == "cpu"
     assert args.alpha is None and args.beta is None  # tuned values beside the model, or defaults
-    assert args.beam_size == 32
+    assert args.beam_size == DEFAULTS.beam_size

@@ -12,7 +12,7 @@ import pytest
 from handwriting import cli
 
 pytest.importorskip("ctc.train")
-pytest.importorskip("ctc.infer")
+pytest.importorskip("ctc.recognizer")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 import synth_iam

@@ -9,7 +9,7 @@ from PIL import Image
 
 from ctc.data.manifest import Record
 from ctc.errors import InputError
-from ctc.frontend import Featurizer, featurizer_from_dict
+from ctc.modality import Featurizer, featurizer_from_state, featurizer_state
 from handwriting import augment as aug
 from handwriting.featurizer import LineImageFeaturizer
 from handwriting.images import (
@@ -193,10 +193,10 @@ def test_featurizer_protocol_roundtrip_and_augment(tmp_path):
     y1 = feat(rec, train=True, rng=np.random.default_rng(0))
     y2 = feat(rec, train=True, rng=np.random.default_rng(0))
     assert torch.equal(y1, y2) and y1.shape[0] == 32
-    state = feat.to_dict()
-    assert state["type"] == "handwriting.featurizer:LineImageFeaturizer"
-    again = featurizer_from_dict(state)
-    assert again.to_dict() == state
+    state = featurizer_state(feat)
+    assert state["kind"] == "line_image"
+    again = featurizer_from_state(state)
+    assert featurizer_state(again) == state
     assert torch.equal(again(rec), x)
 
 

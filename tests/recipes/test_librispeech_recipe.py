@@ -69,7 +69,7 @@ def test_chunked_posteriors_match_whole_file_on_a_bilstm(recipe_exp):
     from asr.audio import iter_audio_blocks, load_audio
     from asr.transcribe import stitched_log_probs
     from ctc.data.manifest import read_manifest
-    from ctc.infer import Recognizer
+    from ctc.recognizer import Recognizer
 
     exp, _ = recipe_exp
     rec = Recognizer.load(exp)

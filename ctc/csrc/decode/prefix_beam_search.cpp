@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -58,6 +59,9 @@ struct PrefixBeamSearch::Node {
   int32_t la_word = -1;   // lexicon node of the word attaining it (-1: not computed)
   float lm;    // unweighted ln P_lm of completed words
   float pb = kNegInf, pnb = kNegInf, npb = kNegInf, npnb = kNegInf;
+  // the token's emission frame: where extending the parent scored best,
+  // max_t log P(parent prefix at t-1) + log p(token | t)
+  float emit = kNegInf;
   int32_t stamp = -1;
   bool valid = true;
 };
@@ -144,6 +148,8 @@ PrefixBeamSearch::PrefixBeamSearch(std::vector<std::string> tokens, DecoderOptio
                                    const std::vector<std::string>& lexicon, bool use_lm_vocab,
                                    const std::vector<std::pair<std::string, float>>& hotwords)
     : tokens_(std::move(tokens)), options_(std::move(options)), lm_(std::move(lm)) {
+  if (options_.beam_size < 1 || options_.top_k < 1)
+    throw std::invalid_argument("beam_size and top_k must be at least 1 (set every option)");
   const int vocab = static_cast<int>(tokens_.size());
   content_.resize(vocab);
   boundary_.assign(vocab, 0);
@@ -431,7 +437,7 @@ int32_t PrefixBeamSearch::child(Workspace& ws, int32_t node, int32_t token, int3
   n.parent = node;
   n.token = token;
   n.frame = -1;
-  n.pb = n.pnb = n.npb = n.npnb = kNegInf;
+  n.pb = n.pnb = n.npb = n.npnb = n.emit = kNegInf;
   n.stamp = -1;
   float locked = 0.0f;
   if (boundary_[token]) {
@@ -546,7 +552,12 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
         const int32_t id = child(ws, b, c, t);
         if (!ws.nodes[id].valid) continue;
         Node& n = touch(id);
-        n.npnb = log_add(n.npnb, (c == last ? pb : total) + logp);
+        const float extension = (c == last ? pb : total) + logp;
+        n.npnb = log_add(n.npnb, extension);
+        if (extension > n.emit) {
+          n.emit = extension;
+          n.frame = t;
+        }
       }
     }
 
@@ -570,7 +581,6 @@ std::vector<DecodeResult> PrefixBeamSearch::run(Workspace& ws, const float* log_
     for (const Ranked& r : ws.ranked) {
       if (r.score < floor || (r.score == kNegInf && !ws.beams.empty())) continue;
       ws.beams.push_back(r.node);
-      if (ws.nodes[r.node].frame < 0) ws.nodes[r.node].frame = t;
     }
   }
 

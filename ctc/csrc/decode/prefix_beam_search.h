@@ -35,24 +35,27 @@ namespace carousel::decode {
 
 enum class LookAhead : int { kUnigram = 0, kContext = 1 };
 
+// The search's options. Python sets every field (ctc/decode/beam.py) from
+// ctc.decode.config.DecodeConfig, which holds the one set of defaults and documents them; the
+// initialisers here only make a default-constructed struct well defined, not a usable decoder.
 struct DecoderOptions {
   int blank = 0;
   int delimiter = -1;        // character vocabularies: the token that separates words (space)
   std::string word_prefix;   // subword vocabularies: tokens starting with it begin a word ("▁")
-  int beam_size = 50;
-  int top_k = 40;            // at most this many tokens extend the beams per frame
-  float alpha = 0.5f;        // LM weight
-  float beta = 1.0f;         // word insertion bonus
-  float token_min_logp = -10.0f;   // tokens below this log-prob are not tried (the best always is)
-  float beam_prune_logp = -10.0f;  // beams below best + this are dropped
+  int beam_size = 0;
+  int top_k = 0;             // at most this many tokens extend the beams per frame
+  float alpha = 0.0f;        // LM weight
+  float beta = 0.0f;         // word insertion bonus
+  float token_min_logp = 0.0f;     // tokens below this log-prob are not tried (the best always is)
+  float beam_prune_logp = 0.0f;    // beams below best + this are dropped
   float blank_skip_logp = 0.0f;    // frames whose log p(blank) >= this only extend by blank/repeat
-  float unk_score = -20.0f;        // score of a word (or partial word) outside the lexicon
+  float unk_score = 0.0f;          // score of a word (or partial word) outside the lexicon
   bool lexicon_constrained = false;
   bool score_words = false;        // apply beta per word (set when an LM is used)
   LookAhead lm_lookahead = LookAhead::kContext;
   // With an LM: of hypotheses whose futures score alike (same last token, LM state, partial
   // word's lexicon node, hotword state), keep only the best each frame (see recombine()).
-  bool recombine = true;
+  bool recombine = false;
 };
 
 struct DecodeResult {

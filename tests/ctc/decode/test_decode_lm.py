@@ -290,3 +290,37 @@ def test_tune_lm_writes_the_best_pair(tmp_path, lm_path, source, capsys) -> None
     assert "best alpha" in capsys.readouterr().out
     assert tune_main(["--posteriors", str(tmp_path / "no.pt"), "--lm", lm_path,
                       "--out", str(out)]) == 1
+
+
+@pytest.mark.parametrize("backend", ["greedy", "ours", "pyctcdecode", "flashlight"])
+def test_every_backend_returns_a_complete_hypothesis(lm_path, backend) -> None:
+    """Tokens, their frames, text and words under one convention, and lm_score = score minus
+    the acoustic score, whatever the backend (single and threaded calls alike)."""
+    if backend == "pyctcdecode":
+        pytest.importorskip("pyctcdecode")
+    if backend == "flashlight":
+        pytest.importorskip("flashlight.lib.text")
+    text = "the cat sat on the mat"
+    lp = _spell(text, None if backend == "greedy" else {5: ("e", 0.6)})
+    batch = np.stack([lp, lp])
+    expected_frames = tuple(range(0, 2 * len(text), 2))  # one char frame, then a blank
+    for threads in (1, 2):
+        dec = make_decoder(backend, TOKENS, lm=None if backend == "greedy" else lm_path,
+                           alpha=1.0, beta=0.5, beam_size=20, num_threads=threads)
+        for hyp in dec(batch, None):
+            assert hyp.text == text
+            assert hyp.tokens == tuple(INDEX[c] for c in text)
+            assert hyp.frames == expected_frames
+            assert [(w.word, w.start, w.end) for w in hyp.words] == [
+                ("the", 0, 5), ("cat", 8, 13), ("sat", 16, 21), ("on", 24, 27),
+                ("the", 30, 35), ("mat", 38, 43)]
+            acoustic = float(sum(lp[f, t] for f, t in enumerate(
+                [INDEX[c] if k % 2 == 0 else 0 for k, c in
+                 enumerate(ch for c in text for ch in (c, "<b>"))])))
+            if backend == "greedy":
+                assert hyp.lm_score == 0.0 and hyp.score == pytest.approx(acoustic, abs=1e-3)
+            elif backend == "flashlight":  # its path must also emit its final "|" token, and
+                assert hyp.score - hyp.lm_score < acoustic  # its LM scores are log10
+            else:  # the prefix score sums the paths; this path dominates it here
+                assert hyp.score - hyp.lm_score == pytest.approx(acoustic, abs=0.05)
+                assert hyp.lm_score < 0  # the LM's log-probability outweighs 6 word bonuses

@@ -7,8 +7,11 @@ import json
 
 import pytest
 
+from ctc.commands.options import add_decoding_options, decode_config
 from ctc.data import CharTokenizer
-from ctc.decode.options import add_decoding_options, decoder_from_options, tuned_weights
+from ctc.decode import build_decoder
+from ctc.decode.config import DEFAULTS
+from ctc.decode.tuned import tuned_weights
 from ctc.errors import InputError
 from ctc.lm.arpa import write_arpa
 from ctc.lm.kneser_ney import estimate, read_sentences
@@ -34,6 +37,11 @@ def parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
+def decoder_from_options(args: argparse.Namespace, tokenizer, model):
+    config = decode_config(args, model)
+    return build_decoder(config, tokenizer), config.label()
+
+
 def test_tuned_weights_apply_only_to_the_lm_they_were_tuned_for(exp):
     lm, other = exp.parent / "lm.arpa", exp.parent / "other.arpa"
     assert tuned_weights(exp, lm) == (0.7, 2.5)
@@ -53,7 +61,7 @@ def test_greedy_by_default_and_beam_search_with_an_lm(exp):
     decoder, label = decoder_from_options(parse(), TOKENIZER, exp)
     assert label == "greedy" and callable(decoder)
     _, label = decoder_from_options(parse("--lm", str(exp.parent / "lm.arpa")), TOKENIZER, exp)
-    assert label.startswith("ours beam=32 lm=lm.arpa")
+    assert label.startswith(f"ours beam={DEFAULTS.beam_size} lm=lm.arpa")
 
 
 def test_bad_lm_options_give_one_line_errors(exp):

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
+from ctc.checkpoint import average_checkpoints, save_checkpoint
 from ctc.data.batching import BucketBatchSampler, bucket_batches, pad_features
 from ctc.errors import CarouselError, InputError
-from ctc.train.checkpoint import average_checkpoints, save_checkpoint
 from ctc.train.config import load_config, save_config
 from ctc.train.ctc_impl import get_ctc_loss
 from ctc.train.schedule import lr_factor
@@ -79,9 +79,9 @@ def test_sampler_splits_global_batches_across_ranks():
 
 
 def test_pad_features_audio_and_image():
-    x, lengths = pad_features([torch.ones(3, 4), torch.ones(5, 4)], "audio")
+    x, lengths = pad_features([torch.ones(3, 4), torch.ones(5, 4)], 0)
     assert x.shape == (2, 5, 4) and lengths.tolist() == [3, 5] and x[0, 3:].sum() == 0
-    x, lengths = pad_features([torch.ones(8, 10), torch.ones(8, 6)], "image")
+    x, lengths = pad_features([torch.ones(8, 10), torch.ones(8, 6)], 1)
     assert x.shape == (2, 1, 8, 10) and lengths.tolist() == [10, 6] and x[1, 0, :, 6:].sum() == 0
 
 

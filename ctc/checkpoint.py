@@ -1,15 +1,19 @@
-"""Checkpoints: atomic saving, finding the one to decode with, averaging.
+"""Checkpoints: atomic saving, reading a model back, finding the one to decode with, averaging.
 
 A *model checkpoint* (``epoch-NNN.pt``, ``best.pt``, ``averaged.pt``) is self-describing:
 ``model`` (state dict), ``model_config``, ``vocab_size``, ``tokenizer`` (``to_dict``),
-``featurizer`` (``to_dict``), ``epoch``, ``step``, ``metrics``. The *training state*
-``last.pt`` adds optimiser, scheduler, scaler, RNG states and loop counters for ``resume``.
+``modality`` (the stable name of a registered :class:`ctc.modality.Modality`), ``featurizer``
+(its ``kind`` and arguments, :func:`ctc.modality.featurizer_state`), ``epoch``, ``step``,
+``metrics``. The *training state* ``last.pt`` adds optimiser, scheduler, scaler, RNG states and
+loop counters for ``resume``. Checkpoints written before ``modality`` existed (featurizers named
+by ``"module:Class"``) still load. Inference imports this module, never the training engine.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +21,7 @@ import torch
 
 from ctc.errors import InputError
 from ctc.io import atomic_save
+from ctc.modality import Featurizer, Modality, featurizer_from_state, get_modality
 
 LAST = "last.pt"
 BEST = "best.pt"
@@ -60,11 +65,52 @@ def find_checkpoint(path: str | os.PathLike, which: str = "auto") -> Path:
     raise InputError(f"{path}: no checkpoint ({' / '.join(names)}) in this directory")
 
 
+MODEL_KEYS = ("model", "model_config", "vocab_size", "tokenizer", "modality", "featurizer",
+              "epoch", "step", "metrics", "config")
+
+
 def model_only(state: dict[str, Any]) -> dict[str, Any]:
     """The model-checkpoint part of a training state (drops optimiser, RNG, counters)."""
-    keys = ("model", "model_config", "vocab_size", "tokenizer", "featurizer", "epoch", "step",
-            "metrics", "config")
-    return {k: state[k] for k in keys if k in state}
+    return {k: state[k] for k in MODEL_KEYS if k in state}
+
+
+@dataclass
+class SavedModel:
+    """A model checkpoint read back: the network and everything needed to feed and decode it."""
+
+    path: Path
+    model: Any  # ctc.models.CTCModel, in eval mode on the CPU
+    tokenizer: Any
+    featurizer: Featurizer
+    modality: Modality
+    state: dict[str, Any]
+
+
+def read_model(path: str | os.PathLike, which: str = "auto") -> SavedModel:
+    """Load a model from a checkpoint file or an experiment folder (see :func:`find_checkpoint`)."""
+    from ctc.data.tokens import tokenizer_from_dict
+    from ctc.models import ModelConfig, build_model
+
+    file = find_checkpoint(path, which)
+    state = load_checkpoint(file, map_location="cpu")
+    needed = ("model", "model_config", "tokenizer", "featurizer")
+    missing = [k for k in needed if k not in state]
+    if missing:
+        raise InputError(f"{file}: not a model checkpoint (missing {', '.join(missing)})")
+    try:
+        tokenizer = tokenizer_from_dict(state["tokenizer"])
+        featurizer = featurizer_from_state(state["featurizer"])
+    except (InputError, ValueError) as err:
+        raise InputError(f"{file}: {err}") from None
+    modality = get_modality(state.get("modality") or featurizer.modality)
+    model = build_model(ModelConfig.from_dict(state["model_config"]),
+                        state.get("vocab_size", len(tokenizer)))
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[0]
+        raise InputError(f"{file}: weights do not fit the stored model config ({first})") from None
+    return SavedModel(file, model.eval(), tokenizer, featurizer, modality, state)
 
 
 def average_checkpoints(paths: Sequence[str | os.PathLike]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import torch
 
 from ctc.data.manifest import Record
 from ctc.errors import InputError
-from ctc.infer import Recognizer
+from ctc.recognizer import Recognizer
 from ctc.train.synthetic import synthetic_records
 
 
@@ -48,13 +48,16 @@ def test_batched_log_probs_equal_one_at_a_time(expdir):
         torch.testing.assert_close(log_probs[i, : int(n[0])], alone[0], rtol=1e-5, atol=1e-5)
 
 
-def test_iter_log_probs_keeps_manifest_order_and_reports_unreadable(expdir):
+def test_iter_results_keeps_manifest_order_and_reports_unreadable(expdir):
     rec = Recognizer.load(expdir)
     records = synthetic_records(7, seed=5)
     records.insert(3, Record("broken", "audio", "gone.bad", "ab"))
-    out = list(rec.iter_log_probs(records, max_frames=60, window=3))
+    results = list(rec.iter_results(records, max_frames=60, window=3))
+    assert [r.record.id for r in results] == [r.id for r in records]
+    skipped = [r for r in results if r.log_probs is None]
+    assert len(skipped) == 1 and "gone.bad" in skipped[0].error
+    out = [(r.record, r.log_probs) for r in results if r.log_probs is not None]
     assert [r.id for r, _ in out] == [r.id for r in records if r.id != "broken"]
-    assert len(rec.skipped) == 1 and "gone.bad" in rec.skipped[0]
     for record, lp in out:
         assert lp.shape == (-(-len(record.text) * 4 // 2), len(rec.tokenizer))
 
@@ -65,18 +68,39 @@ def test_log_probs_rejects_features_of_the_wrong_size(expdir):
         rec.log_probs([torch.zeros(10, 5)])
 
 
-def test_iter_batches_sorts_by_length_within_windows(expdir):
+def test_batches_are_sorted_by_length_within_windows(expdir):
     rec = Recognizer.load(expdir)
     records = synthetic_records(9, seed=2, words_per_record=1) + synthetic_records(3, seed=4)
-    batches = list(rec.iter_batches(records, max_frames=10**6, window=100))
-    assert len(batches) == 1
-    lengths = batches[0][2].tolist()
-    assert lengths == sorted(lengths) and sorted(r.id for r in batches[0][0]) == sorted(
-        r.id for r in records)
+    batches = []
+    run = rec.log_probs
+
+    def spy(features):
+        batches.append([f.shape[0] for f in features])
+        return run(features)
+
+    rec.log_probs = spy
+    results = list(rec.iter_results(records, max_frames=10**6, window=100))
+    assert len(batches) == 1 and len(batches[0]) == len(records)
+    assert batches[0] == sorted(batches[0])
+    assert [r.record.id for r in results] == [r.id for r in records]
+
+
+def test_checkpoints_from_before_modality_names_still_load(expdir, tmp_path):
+    state = torch.load(expdir / "best.pt", weights_only=True)
+    state.pop("modality")
+    featurizer = dict(state["featurizer"])
+    featurizer.pop("kind")
+    state["featurizer"] = {"type": "ctc.train.synthetic:SyntheticFeaturizer", **featurizer}
+    torch.save(state, tmp_path / "old.pt")
+    old = Recognizer.load(tmp_path / "old.pt")
+    new = Recognizer.load(expdir / "best.pt")
+    assert old.modality.name == "audio" and old.featurizer.kind == "synthetic"
+    feats = [new.featurizer(r) for r in synthetic_records(2, seed=1)]
+    torch.testing.assert_close(old.log_probs(feats)[0], new.log_probs(feats)[0])
 
 
 def test_device_auto_and_missing_cuda():
-    from ctc.infer import resolve_device
+    from ctc.recognizer import resolve_device
 
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected

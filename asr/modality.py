@@ -1,0 +1,99 @@
+"""The ``audio`` modality: speech as ``(T, F)`` log-mel frames, placed in seconds.
+
+Registers itself with ``ctc.modality`` (found by the ``carousel.plugins`` entry point): the
+featurizer factory (global CMVN statistics from the training set), long-file transcription in
+overlapping chunks (``asr.transcribe``) and the transcript formats txt, json, srt, vtt and ctm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from asr.audio import audio_info, find_audio_files
+from asr.featurizer import LogMelFeaturizer, compute_global_cmvn
+from asr.transcribe import FORMATS, file_posteriorgram, format_transcript
+from ctc.data.manifest import Record
+from ctc.errors import InputError
+from ctc.modality import Modality, Posteriorgram, register_modality
+
+
+def build_featurizer(frontend: dict[str, Any], train_records: Sequence[Record],
+                     args: argparse.Namespace) -> LogMelFeaturizer:
+    """The featurizer of ``config.frontend``; global CMVN statistics from the training set."""
+    kwargs = dict(frontend)
+    kwargs.pop("type", None)
+    needs_stats = kwargs.get("cmvn") == "global" and not kwargs.get("cmvn_mean")
+    if needs_stats:
+        kwargs.update(cmvn="none", cmvn_mean=None, cmvn_std=None)
+    featurizer = LogMelFeaturizer(**kwargs)
+    if needs_stats:
+        limit = getattr(args, "cmvn_utterances", 2000)
+        mean, std, skipped = compute_global_cmvn(featurizer, train_records, limit)
+        print(f"global CMVN statistics from {min(len(train_records), limit)} "
+              f"training utterances ({len(skipped)} unreadable)", file=sys.stderr)
+        featurizer = featurizer.with_global_cmvn(mean, std)
+    return featurizer
+
+
+def add_train_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cmvn-utterances", type=int, default=2000,
+                        help="training utterances used for global CMVN statistics (default 2000)")
+
+
+def add_recognize_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("long audio")
+    group.add_argument("--chunk-seconds", type=float, default=20.0,
+                       help="audio per chunk, kept part (default 20)")
+    group.add_argument("--context-seconds", type=float, default=2.0,
+                       help="extra audio on each side of a chunk, discarded (default 2)")
+    group.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+
+
+def check_chunking(args: argparse.Namespace) -> None:
+    """InputError for chunking options outside their domain."""
+    if not args.chunk_seconds > 0 or args.chunk_seconds > 3600:
+        raise InputError(f"--chunk-seconds must be in (0, 3600], got {args.chunk_seconds}")
+    if not 0 <= args.context_seconds <= 60:
+        raise InputError(f"--context-seconds must be in [0, 60], got {args.context_seconds}")
+    if args.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
+
+
+def measure_inputs(inputs: Sequence[str]) -> tuple[float, str]:
+    total = 0.0
+    for path in inputs:
+        try:
+            total += audio_info(path).duration
+        except InputError:
+            pass
+    return total, "s"
+
+
+def posteriorgrams(recognizer: Any, inputs: Sequence[str], args: argparse.Namespace,
+                   on_progress: Callable[[float], Any]
+                   ) -> Iterator[tuple[str, Posteriorgram | InputError]]:
+    check_chunking(args)
+    for path in inputs:
+        try:
+            yield path, file_posteriorgram(recognizer, path, args.chunk_seconds,
+                                           args.context_seconds, args.batch_size,
+                                           on_progress=on_progress)
+        except InputError as err:
+            yield path, err
+
+
+AUDIO = register_modality(Modality(
+    name="audio", title="speech", time_axis=0, unit="s", model_frontend="conv2d",
+    build_featurizer=build_featurizer,
+    find_inputs=lambda inputs: [str(p) for p in find_audio_files(list(inputs))],
+    measure_inputs=measure_inputs, posteriorgrams=posteriorgrams,
+    writers={fmt: (lambda rec, fmt=fmt: format_transcript(rec, fmt)) for fmt in FORMATS},
+    recognize_command=("transcribe", "Transcribe audio files or folders (wav, flac, ogg, ...; "
+                                     "any rate or channel count) with word timestamps. Long files "
+                                     "are streamed in overlapping chunks with bounded memory; "
+                                     "word times come from the CTC alignment."),
+    add_recognize_options=add_recognize_options, add_train_options=add_train_options,
+    input_noun="audio file"))

@@ -1,0 +1,98 @@
+"""``transcribe`` / ``recognize``: raw inputs (audio files, line images) -> text, for any
+modality; the modality finds the inputs, computes their posteriors and writes the formats."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ctc.commands.evaluate import load_recognizer
+from ctc.commands.options import (
+    add_decoding_options,
+    add_device_option,
+    decode_config,
+    prog_of,
+)
+from ctc.errors import InputError
+from ctc.modality import Modality
+
+
+def add_recognize_parser(commands: argparse._SubParsersAction, modality: Modality) -> None:
+    name, description = modality.recognize_command
+    parser = commands.add_parser(name, help=description.split(".")[0].lower(),
+                                 description=description)
+    noun = modality.input_noun.replace(" ", "_").upper()
+    parser.add_argument("inputs", nargs="+", metavar=f"{noun}S_OR_DIRS",
+                        help=f"{modality.input_noun} files or folders (searched recursively)")
+    parser.add_argument("--model", required=True, help="experiment folder or checkpoint file")
+    formats = list(modality.writers)
+    parser.add_argument("--format", choices=formats, default=formats[0],
+                        help=f"output format (default {formats[0]})")
+    parser.add_argument("--output", metavar="DIR",
+                        help="write one STEM.FORMAT file per input here (default: stdout)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    modality.add_recognize_options(parser)
+    add_decoding_options(parser)
+    add_device_option(parser)
+    parser.set_defaults(run=lambda args: run_recognize(args, modality))
+
+
+def output_names(inputs: list[str], fmt: str) -> dict[str, str]:
+    """``stem.fmt`` per input; a numeric suffix where two inputs share a stem."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for path in inputs:
+        stem = Path(path).stem
+        name, n = f"{stem}.{fmt}", 1
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}.{fmt}"
+        used.add(name)
+        names[path] = name
+    return names
+
+
+def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
+    from tqdm import tqdm
+
+    from ctc.decode import build_decoder
+    from ctc.io import atomic_write_text
+    from ctc.results import recognize
+
+    out_dir = Path(args.output) if args.output else None
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--output {out_dir}: exists and is not a folder")
+    inputs = modality.find_inputs(args.inputs)
+    if not inputs:
+        raise InputError(f"no {modality.input_noun}s found in {' '.join(args.inputs)}")
+    config = decode_config(args, args.model)
+    recognizer = load_recognizer(args.model, args.device, modality)
+    decoder = build_decoder(config, recognizer.tokenizer)
+    writer = modality.writers[args.format]
+    names = output_names(inputs, args.format)
+    prog = prog_of(args)
+    failures: list[str] = []
+    total, unit = modality.measure_inputs(inputs)
+    bar = tqdm(total=round(total, 1), unit=unit, desc="recognising", disable=args.quiet or None,
+               file=sys.stderr,
+               bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}<{remaining}]")
+    for source, gram in modality.posteriorgrams(recognizer, inputs, args, bar.update):
+        if isinstance(gram, InputError):
+            failures.append(str(gram))
+            bar.write(f"{prog}: skipped: {gram}", file=sys.stderr)
+            continue
+        content = writer(recognize(gram, decoder, recognizer.tokenizer, modality.unit))
+        if out_dir is not None:
+            atomic_write_text(out_dir / names[source], content)
+        elif args.format == "txt" and len(inputs) > 1:
+            bar.write(f"{source}\t{content.rstrip()}", file=sys.stdout)
+        else:
+            bar.write(content.rstrip("\n"), file=sys.stdout)
+        sys.stdout.flush()
+    bar.close()
+    if failures:
+        print(f"{prog}: error: {len(failures)} of {len(inputs)} {modality.input_noun}s skipped "
+              "(unreadable)", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,171 @@
+"""Inference: a trained model with its tokenizer, featurizer and modality; CTC posteriors of
+manifest records in manifest order.
+
+Legend: N batch, T input frames (or image columns), T' encoder output frames, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ctc.checkpoint import read_model
+from ctc.data.batching import pad_features
+from ctc.data.manifest import Record
+from ctc.errors import InputError
+from ctc.modality import Featurizer, Modality, modality_of
+from ctc.models import CTCModel
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``auto`` -> cuda when available, else cpu; InputError for cuda on a machine without it."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"--device {device}: choose one of {', '.join(DEVICES)}") from None
+    if device.type not in ("cpu", "cuda"):
+        raise InputError(f"--device {device}: choose one of {', '.join(DEVICES)}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(f"--device {device}: no CUDA device is available")
+    return device
+
+
+@dataclass(frozen=True)
+class RecordPosteriors:
+    """One manifest record's result: ``log_probs`` ``(T', V)`` (CPU, float32), or the
+    ``error`` that kept it from being read (``log_probs`` None)."""
+
+    index: int
+    record: Record
+    log_probs: torch.Tensor | None
+    error: str | None = None
+
+
+class _Featurize(torch.utils.data.Dataset):
+    """Featurizes records for inference (no augmentation); errors become messages."""
+
+    def __init__(self, records: Sequence[Record], featurizer: Featurizer) -> None:
+        self.records, self.featurizer = records, featurizer
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+        try:
+            return index, self.featurizer(self.records[index], train=False).float(), None
+        except InputError as err:
+            return index, None, str(err)
+
+
+class Recognizer:
+    """A trained CTC model with its tokenizer, featurizer and modality, in eval mode.
+
+    Attributes: ``model``, ``tokenizer``, ``featurizer``, ``modality``, ``device``,
+    ``checkpoint`` (the file loaded), ``output_frame_shift`` (seconds or pixels per encoder
+    output frame).
+    """
+
+    def __init__(self, model: CTCModel, tokenizer, featurizer: Featurizer,
+                 device: str | torch.device = "cpu", checkpoint: Path | None = None,
+                 modality: Modality | None = None) -> None:
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.featurizer = featurizer
+        self.modality = modality or modality_of(featurizer)
+        self.checkpoint = checkpoint
+        if self.device.type == "cuda" and hasattr(featurizer, "device"):
+            featurizer.device = "cuda"  # features computed on the GPU too
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu",
+             which: str = "auto") -> Recognizer:
+        """Load from a checkpoint file or an experiment folder (see
+        :func:`ctc.checkpoint.find_checkpoint` for ``which``). ``device``: ``cpu``, ``cuda``
+        (InputError when no CUDA device exists) or ``auto``."""
+        device = resolve_device(device)
+        saved = read_model(path, which)
+        return cls(saved.model, saved.tokenizer, saved.featurizer, device, saved.path,
+                   saved.modality)
+
+    @property
+    def output_frame_shift(self) -> float:
+        """Seconds (audio) or pixels (images) per encoder output frame."""
+        return float(self.featurizer.frame_shift) * self.model.subsampling
+
+    @torch.no_grad()
+    def log_probs(self, features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posteriors of featurized inputs (the modality's layout, ``(T, F)`` or ``(H, W)``).
+
+        Returns log-probabilities ``(N, T', V)`` (float32, on the recognizer's device) and
+        output lengths ``(N,)``.
+        """
+        for f in features:
+            self.modality.check_features(f, self.model.config.input_dim)
+        inputs, lengths = pad_features([f.float() for f in features], self.modality.time_axis)
+        return self.model(inputs.to(self.device), lengths.to(self.device))
+
+    def iter_windows(self, records: Iterable[Record], *, max_frames: int = 20000,
+                     num_workers: int = 0, window: int = 128) -> Iterator[list[RecordPosteriors]]:
+        """Per window of ``window`` records: their results, in manifest order.
+
+        Within a window the readable records are sorted by length and run in batches whose
+        padded size stays within ``max_frames``, so batches carry little padding; unreadable
+        records come back with their error message in their place.
+        """
+        records = list(records)
+        loader = torch.utils.data.DataLoader(_Featurize(records, self.featurizer),
+                                             batch_size=None, num_workers=num_workers)
+        pending: list[tuple[int, torch.Tensor | None, str | None]] = []
+        for item in loader:
+            pending.append(item)
+            if len(pending) >= max(1, window):
+                yield self._run_window(records, pending, max_frames)
+                pending = []
+        if pending:
+            yield self._run_window(records, pending, max_frames)
+
+    def iter_results(self, records: Iterable[Record], *, max_frames: int = 20000,
+                     num_workers: int = 0, window: int = 128) -> Iterator[RecordPosteriors]:
+        """Every record's :class:`RecordPosteriors`, in manifest order (see
+        :meth:`iter_windows`)."""
+        for results in self.iter_windows(records, max_frames=max_frames,
+                                         num_workers=num_workers, window=window):
+            yield from results
+
+    def _run_window(self, records: Sequence[Record], items: list, max_frames: int
+                    ) -> list[RecordPosteriors]:
+        out: dict[int, RecordPosteriors] = {}
+        readable = []
+        for index, features, error in items:
+            if features is None:
+                out[index] = RecordPosteriors(index, records[index], None,
+                                              error or f"{records[index].id}: unreadable")
+            else:
+                readable.append((index, features))
+        readable.sort(key=lambda item: self.modality.length(item[1]))
+        group: list[tuple[int, torch.Tensor]] = []
+        for item in readable:  # ascending lengths: the newest item is the longest
+            if group and (len(group) + 1) * self.modality.length(item[1]) > max_frames:
+                self._run_group(records, group, out)
+                group = []
+            group.append(item)
+        if group:
+            self._run_group(records, group, out)
+        return [out[index] for index, _, _ in items]
+
+    def _run_group(self, records: Sequence[Record], group: list[tuple[int, torch.Tensor]],
+                   out: dict[int, RecordPosteriors]) -> None:
+        log_probs, lengths = self.log_probs([features for _, features in group])
+        log_probs, lengths = log_probs.float().cpu(), lengths.cpu()
+        for i, (index, _) in enumerate(group):
+            out[index] = RecordPosteriors(index, records[index],
+                                          log_probs[i, : int(lengths[i])].clone())
