@@ -20,7 +20,7 @@ from asr import augment, features
 from asr.audio import audio_info, load_audio
 from ctc.data.manifest import Record
 from ctc.errors import InputError
-from ctc.modality import register_featurizer
+from ctc.modality import Placement, register_featurizer
 
 KINDS = ("logmel", "mfcc", "fbank")
 
@@ -118,6 +118,12 @@ class LogMelFeaturizer:
         """Features ``(T, F)`` float32 (CPU) of ``record``'s audio; InputError on bad audio."""
         wave = load_audio(record.path, self.sample_rate)
         return self.from_waveform(wave, train=train, rng=rng, name=record.path)
+
+    def place(self, record: Record) -> tuple[torch.Tensor, Placement]:
+        """Features of ``record`` (no augmentation) and where their frames lie, in seconds."""
+        wave = load_audio(record.path, self.sample_rate)
+        feats = self.from_waveform(wave, name=record.path)
+        return feats, Placement(0.0, self.hop_length, wave.size / self.sample_rate)
 
     def to_dict(self) -> dict[str, Any]:
         return {"sample_rate": self.sample_rate,

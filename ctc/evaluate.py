@@ -23,6 +23,7 @@ from ctc.io import atomic_save, atomic_write_text
 from ctc.metrics.normalize import TextNormalizer
 from ctc.metrics.report import ScoredUtterance, write_report
 from ctc.recognizer import Recognizer, RecordPosteriors
+from ctc.results import Recognition, make_recognition
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[Hypothesis]]
 
@@ -33,16 +34,19 @@ def greedy_decoder(tokenizer) -> Decoder:
                          tokenizer.word_prefix)
 
 
-def _hypothesis_row(record: Record, hyp: Hypothesis, shift: float) -> str:
-    """One line of ``hypotheses.jsonl``: id, ref, hyp, speaker, score, and word spans in
-    seconds (audio) or pixels (images) when the decoder gave them."""
-    row: dict[str, Any] = {"id": record.id, "ref": record.text, "hyp": hyp.text,
-                           "score": round(float(hyp.score), 4)}
+def _hypothesis_row(record: Record, result: Recognition) -> str:
+    """One line of ``hypotheses.jsonl``: id, ref, hyp, speaker, score, the source file, and the
+    words and tokens placed on it (seconds, or pixels of the original image: ``unit``)."""
+    digits = 3 if result.unit == "s" else 1
+    row: dict[str, Any] = {"id": record.id, "ref": record.text, "hyp": result.text,
+                           "score": round(float(result.score), 4)}
     if record.speaker is not None:
         row["speaker"] = record.speaker
-    if hyp.words:
-        row["words"] = [{"word": w.word, "start": round(w.start * shift, 3),
-                         "end": round(w.end * shift, 3)} for w in hyp.words]
+    row.update(path=record.path, unit=result.unit, extent=round(result.extent, digits))
+    row["words"] = [{"word": w.text, "start": round(w.start, digits), "end": round(w.end, digits)}
+                    for w in result.words]
+    row["tokens"] = [{"token": t.text, "start": round(t.start, digits),
+                      "end": round(t.end, digits)} for t in result.tokens]
     return json.dumps(row, ensure_ascii=False) + "\n"
 
 
@@ -68,7 +72,8 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
 
     ``decoder`` is any ``(log_probs (N, T, V), lengths (N,)) -> list[Hypothesis]`` (default:
     greedy). Besides ``write_report``'s files, ``report_dir`` gets ``hypotheses.jsonl``
-    (readable by ``ctc score --hyp``), in manifest order. Unreadable records are skipped and
+    (readable by ``ctc score --hyp``; with each record's words and tokens placed on its source),
+    in manifest order. Unreadable records are skipped and
     listed under ``skipped`` in the returned summary (``write_report``'s summary plus
     ``skipped``); when no record at all can be scored, InputError is raised and no report is
     written (no rate without data). ``dump_posteriors`` writes
@@ -82,7 +87,7 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     rows: list[str] = []
     items: list[dict[str, Any]] = []
     skipped: list[str] = []
-    shift = recognizer.output_frame_shift
+    unit = recognizer.modality.unit
     posteriorgram: tuple | None = None
     started = time.perf_counter()
     frames = 0
@@ -96,7 +101,8 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
                 hyp = replace(hyp, text=tokenizer.text(hyp.tokens))
             record, log_probs = result.record, result.log_probs
             scored.append(ScoredUtterance(record.id, record.text, hyp.text, record.speaker))
-            rows.append(_hypothesis_row(record, hyp, shift))
+            placed = make_recognition(hyp, recognizer.posteriorgram(result), tokenizer, unit)
+            rows.append(_hypothesis_row(record, placed))
             frames += int(log_probs.shape[0])
             if posteriorgram is None:  # the report draws one utterance's posteriors
                 posteriorgram = (record.id, log_probs, list(tokenizer.symbols),

@@ -68,9 +68,36 @@ class Featurizer(Protocol):
         each batch exactly)."""
         ...
 
+    # Optional: ``place(record) -> (features, Placement)``, the features without augmentation
+    # and where their frames lie in the source (see :func:`featurize_placed`).
+
     def to_dict(self) -> dict[str, Any]:
         """Constructor arguments, enough to rebuild it (``kind`` is added by the core)."""
         ...
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a featurized item lies in its source: input frame (column) ``f`` starts at
+    ``offset + f * scale`` seconds of the recording or pixels of the original image; ``extent``
+    is the source's duration or width (None when unknown)."""
+
+    offset: float
+    scale: float
+    extent: float | None = None
+
+    def at(self, frame: float) -> float:
+        """The source position of input frame boundary ``frame``."""
+        return self.offset + frame * self.scale
+
+
+def featurize_placed(featurizer: Featurizer, record: Record) -> tuple[torch.Tensor, Placement]:
+    """Features of ``record`` (no augmentation) and their placement: the featurizer's ``place``
+    when it has one (images are cropped and scaled), else ``frame * frame_shift``."""
+    place = getattr(featurizer, "place", None)
+    if callable(place):
+        return place(record)
+    return featurizer(record, train=False), Placement(0.0, float(featurizer.frame_shift))
 
 
 @dataclass(frozen=True)

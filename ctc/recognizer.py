@@ -17,7 +17,14 @@ from ctc.checkpoint import read_model
 from ctc.data.batching import pad_features
 from ctc.data.manifest import Record
 from ctc.errors import InputError
-from ctc.modality import Featurizer, Modality, modality_of
+from ctc.modality import (
+    Featurizer,
+    Modality,
+    Placement,
+    Posteriorgram,
+    featurize_placed,
+    modality_of,
+)
 from ctc.models import CTCModel
 
 DEVICES = ("cpu", "cuda", "auto")
@@ -40,13 +47,15 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 @dataclass(frozen=True)
 class RecordPosteriors:
-    """One manifest record's result: ``log_probs`` ``(T', V)`` (CPU, float32), or the
-    ``error`` that kept it from being read (``log_probs`` None)."""
+    """One manifest record's result: ``log_probs`` ``(T', V)`` (CPU, float32) and where its
+    input frames lie in the source (``placement``), or the ``error`` that kept it from being
+    read (``log_probs`` None)."""
 
     index: int
     record: Record
     log_probs: torch.Tensor | None
     error: str | None = None
+    placement: Placement | None = None
 
 
 class _Featurize(torch.utils.data.Dataset):
@@ -58,11 +67,13 @@ class _Featurize(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+    def __getitem__(self, index: int
+                    ) -> tuple[int, torch.Tensor | None, str | None, Placement | None]:
         try:
-            return index, self.featurizer(self.records[index], train=False).float(), None
+            features, placement = featurize_placed(self.featurizer, self.records[index])
+            return index, features.float(), None, placement
         except InputError as err:
-            return index, None, str(err)
+            return index, None, str(err), None
 
 
 class Recognizer:
@@ -101,6 +112,16 @@ class Recognizer:
         """Seconds (audio) or pixels (images) per encoder output frame."""
         return float(self.featurizer.frame_shift) * self.model.subsampling
 
+    def posteriorgram(self, result: RecordPosteriors) -> Posteriorgram:
+        """A readable record's posteriors placed on its source (for words, tokens, reports)."""
+        placement = result.placement or Placement(0.0, float(self.featurizer.frame_shift))
+        step = self.model.subsampling
+        extent = placement.extent
+        if extent is None:
+            extent = placement.at(result.log_probs.shape[0] * step)
+        return Posteriorgram(result.record.path, result.log_probs,
+                             lambda frame: placement.at(frame * step), float(extent))
+
     @torch.no_grad()
     def log_probs(self, features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Posteriors of featurized inputs (the modality's layout, ``(T, F)`` or ``(H, W)``).
@@ -124,7 +145,7 @@ class Recognizer:
         records = list(records)
         loader = torch.utils.data.DataLoader(_Featurize(records, self.featurizer),
                                              batch_size=None, num_workers=num_workers)
-        pending: list[tuple[int, torch.Tensor | None, str | None]] = []
+        pending: list[tuple] = []
         for item in loader:
             pending.append(item)
             if len(pending) >= max(1, window):
@@ -145,27 +166,30 @@ class Recognizer:
                     ) -> list[RecordPosteriors]:
         out: dict[int, RecordPosteriors] = {}
         readable = []
-        for index, features, error in items:
+        placements = {}
+        for index, features, error, placement in items:
             if features is None:
                 out[index] = RecordPosteriors(index, records[index], None,
                                               error or f"{records[index].id}: unreadable")
             else:
                 readable.append((index, features))
+                placements[index] = placement
         readable.sort(key=lambda item: self.modality.length(item[1]))
         group: list[tuple[int, torch.Tensor]] = []
         for item in readable:  # ascending lengths: the newest item is the longest
             if group and (len(group) + 1) * self.modality.length(item[1]) > max_frames:
-                self._run_group(records, group, out)
+                self._run_group(records, group, out, placements)
                 group = []
             group.append(item)
         if group:
-            self._run_group(records, group, out)
-        return [out[index] for index, _, _ in items]
+            self._run_group(records, group, out, placements)
+        return [out[item[0]] for item in items]
 
     def _run_group(self, records: Sequence[Record], group: list[tuple[int, torch.Tensor]],
-                   out: dict[int, RecordPosteriors]) -> None:
+                   out: dict[int, RecordPosteriors], placements: dict[int, Placement]) -> None:
         log_probs, lengths = self.log_probs([features for _, features in group])
         log_probs, lengths = log_probs.float().cpu(), lengths.cpu()
         for i, (index, _) in enumerate(group):
             out[index] = RecordPosteriors(index, records[index],
-                                          log_probs[i, : int(lengths[i])].clone())
+                                          log_probs[i, : int(lengths[i])].clone(),
+                                          placement=placements[index])

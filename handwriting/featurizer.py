@@ -9,7 +9,7 @@ import torch
 
 from ctc.data.manifest import Record
 from ctc.errors import InputError
-from ctc.modality import register_featurizer
+from ctc.modality import Placement, register_featurizer
 from handwriting.augment import AugmentConfig, augment
 from handwriting.images import LineGeometry, load_gray, normalize_line
 
@@ -66,6 +66,12 @@ class LineImageFeaturizer:
         if ink.shape[1] < self.min_width:  # keep at least a few columns for the CNN
             ink = np.pad(ink, ((0, 0), (0, self.min_width - ink.shape[1])))
         return ink, geometry
+
+    def place(self, record: Record) -> tuple[torch.Tensor, Placement]:
+        """Features of ``record`` (no augmentation) and where their columns lie in the file."""
+        ink, geometry = self.normalized(record.path)
+        return (torch.from_numpy(np.ascontiguousarray(ink, dtype=np.float32)),
+                Placement(geometry.x0, geometry.scale, float(geometry.width)))
 
     def __call__(self, record: Record, train: bool = False,
                  rng: np.random.Generator | None = None) -> torch.Tensor:

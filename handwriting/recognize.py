@@ -25,10 +25,11 @@ FORMATS = ("txt", "json")
 
 def placed(source: str, log_probs: torch.Tensor, geometry: LineGeometry,
            frame_shift: float) -> Posteriorgram:
-    """A line's ``(T', V)`` posteriors placed on the original image's columns."""
+    """A line's ``(T', V)`` posteriors placed on the original image's columns (``frame_shift``:
+    normalised columns per output frame)."""
     return Posteriorgram(source, log_probs,
                          lambda frame: geometry.to_original(frame * frame_shift),
-                         float(geometry.width), {"height": geometry.height})
+                         float(geometry.width))
 
 
 def line_posteriorgrams(recognizer: Any, paths: Sequence[str],
