@@ -132,9 +132,10 @@ def run_command(argv: list[str]) -> str:
 
 
 def lm_options(exp: Path) -> list[str]:
-    """The recipe's LM, if built; its weights come from EXPDIR/lm_tuned.json (ctc tune-lm)."""
-    lm = exp / "lm/3gram.arpa"
-    return ["--lm", str(lm)] if lm.exists() else []
+    """The recipe's LM (any order), if built; its weights come from EXPDIR/lm_tuned.json (ctc
+    tune-lm)."""
+    lms = sorted((exp / "lm").glob("*gram.arpa"))
+    return ["--lm", str(lms[0])] if lms else []
 
 
 def showcase(out: Path) -> list[str]:
