@@ -30,13 +30,14 @@ def run_prepare_librispeech(args: argparse.Namespace) -> int:
         problems = [("audio file(s) without transcript", rep.audio_without_transcript),
                     ("transcript line(s) without audio", rep.transcript_without_audio),
                     ("malformed transcript line(s)", rep.bad_lines),
+                    ("transcript line(s) not UTF-8, skipped", rep.undecodable),
                     ("unreadable audio file(s), skipped", rep.unreadable)]
         for what, items in problems:
             if items:
                 shown = ", ".join(items[:5]) + (" ..." if len(items) > 5 else "")
                 print(f"asr: warning: {rep.subset}: {len(items)} {what}: {shown}",
                       file=sys.stderr)
-        if rep.unreadable:
+        if rep.unreadable or rep.undecodable:
             status = 1
     return status
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from asr.audio import audio_info
 from ctc.data.manifest import Record, write_manifest
 from ctc.errors import InputError
+from ctc.io import read_text_lines
 
 
 @dataclass
@@ -31,6 +32,7 @@ class SubsetReport:
     transcript_without_audio: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
     bad_lines: list[str] = field(default_factory=list)
+    undecodable: list[str] = field(default_factory=list)  # transcript lines that are not UTF-8
 
 
 def corpus_dir(root: str | os.PathLike) -> Path:
@@ -47,7 +49,7 @@ def read_transcripts(subset_dir: Path, report: SubsetReport) -> dict[str, tuple[
     """All ``*.trans.txt`` of a subset: utterance id -> (text, chapter folder)."""
     out: dict[str, tuple[str, Path]] = {}
     for trans in sorted(subset_dir.glob("*/*/*.trans.txt")):
-        for lineno, line in enumerate(trans.read_text(encoding="utf-8").splitlines(), 1):
+        for lineno, line in read_text_lines(trans, strict=False, bad=report.undecodable):
             if not line.strip():
                 continue
             utt, _, text = line.strip().partition(" ")

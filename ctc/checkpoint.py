@@ -43,10 +43,13 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: not a readable carousel checkpoint (the file is empty)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # corrupt or foreign file
-        raise InputError(f"{path}: not a readable carousel checkpoint ({err})") from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(f"{path}: not a readable carousel checkpoint ({reason})") from None
 
 
 def find_checkpoint(path: str | os.PathLike, which: str = "auto") -> Path:

@@ -31,6 +31,11 @@ def run_prepare_iam(args: argparse.Namespace) -> int:
     for name in report.counts:
         texts = [r.text for r in read_manifest(Path(args.out) / f"{name}.jsonl")]
         atomic_write_text(Path(args.out) / f"{name}.txt", "".join(t + "\n" for t in texts))
+    if report.failed:
+        print(f"htr: error: {len(report.missing_images)} missing and "
+              f"{len(report.unreadable_images)} unreadable image(s) left out of the manifests",
+              file=sys.stderr)
+        return 1
     return 0
 
 

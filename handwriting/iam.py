@@ -24,10 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PIL import Image
-
 from ctc.data.manifest import Record, write_manifest
 from ctc.errors import InputError
+from handwriting.images import image_size
 
 OFFICIAL_DIR = "largeWriterIndependentTextLineRecognitionTask"
 AACHEN_DIRS = ("splits/aachen", "aachen", "splits")
@@ -148,12 +147,20 @@ class PrepareReport:
     counts: dict[str, int] = field(default_factory=dict)
     dropped_err: int = 0
     missing_images: list[str] = field(default_factory=list)
+    unreadable_images: list[str] = field(default_factory=list)
     unknown_ids: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Images named by the corpus that could not be used (the command exits 1)."""
+        return bool(self.missing_images or self.unreadable_images)
 
     def summary(self) -> str:
         parts = [f"{name}: {n} lines" for name, n in self.counts.items()]
         parts.append(f"dropped {self.dropped_err} err lines")
         parts.append(f"{len(self.missing_images)} missing images")
+        if self.unreadable_images:
+            parts.append(f"{len(self.unreadable_images)} unreadable images")
         if self.unknown_ids:
             parts.append(f"{len(self.unknown_ids)} split ids not in lines.txt")
         return "; ".join(parts)
@@ -165,7 +172,8 @@ def prepare_iam(root: str | os.PathLike, out: str | os.PathLike, *, split: str =
     """Write ``<out>/<split>.jsonl`` manifests for an IAM tree; see the module docstring.
 
     Split entries may be line ids (``a01-000u-00``) or form ids (``a01-000u``: all its lines).
-    Missing images are reported and left out.
+    Missing and unreadable (truncated, corrupt) images are reported and left out; the report's
+    ``failed`` then says so.
     """
     root, out = Path(root), Path(out)
     if not root.is_dir():
@@ -193,10 +201,9 @@ def prepare_iam(root: str | os.PathLike, out: str | os.PathLike, *, split: str =
                     report.missing_images.append(str(image))
                     continue
                 try:
-                    with Image.open(image) as handle:
-                        width, height = handle.size
-                except OSError:
-                    report.missing_images.append(f"{image} (unreadable)")
+                    width, height = image_size(image)
+                except InputError as err:
+                    report.unreadable_images.append(str(err))
                     continue
                 records.append(Record(
                     id=line.id, modality="image", path=os.path.relpath(image, out),
@@ -206,6 +213,10 @@ def prepare_iam(root: str | os.PathLike, out: str | os.PathLike, *, split: str =
         log(f"warning: missing image {path}")
     if len(report.missing_images) > 10:
         log(f"warning: ... and {len(report.missing_images) - 10} more missing images")
+    for message in report.unreadable_images[:10]:
+        log(f"warning: skipped {message}")
+    if len(report.unreadable_images) > 10:
+        log(f"warning: ... and {len(report.unreadable_images) - 10} more unreadable images")
     if report.unknown_ids:
         log(f"warning: {len(report.unknown_ids)} split ids not in lines.txt, "
             f"e.g. {report.unknown_ids[0]}")

@@ -63,11 +63,32 @@ def load_gray(path: str | os.PathLike) -> np.ndarray:
                 gray = np.asarray(image.convert("L"), dtype=np.uint8)
     except FileNotFoundError:
         raise InputError(f"{name}: image not found") from None
+    except Image.DecompressionBombError as err:
+        raise InputError(f"{name}: image too large to be a text line ({err})") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise InputError(f"{name}: unreadable image ({reason})") from None
+        raise InputError(f"{name}: unreadable image ({_reason(err)})") from None
     check_line_shape(gray, name)
     return gray
+
+
+def _reason(err: Exception) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` of an image file, decoding all of it (a truncated file is caught
+    here, not when training reaches it); InputError naming the file otherwise."""
+    name = os.fspath(path)
+    try:
+        with Image.open(name) as image:
+            image.load()
+            return image.size
+    except FileNotFoundError:
+        raise InputError(f"{name}: image not found") from None
+    except Image.DecompressionBombError as err:
+        raise InputError(f"{name}: image too large ({err})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+        raise InputError(f"{name}: unreadable image ({_reason(err)})") from None
 
 
 def check_line_shape(gray: np.ndarray, name: str) -> None:

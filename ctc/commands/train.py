@@ -37,8 +37,11 @@ def _check_modality(records: list, name: str, modality: Modality) -> None:
 def run_train(args: argparse.Namespace, modality: Modality) -> int:
     from ctc.data.manifest import read_manifest
     from ctc.train import load_config, run_training
+    from ctc.train.config import check_resume
 
     config = load_config(args.config, args.set)
+    if args.resume:
+        check_resume(config, args.out)
     train_path = args.train or config.data.train_manifest
     valid_path = args.valid or config.data.valid_manifest
     if not train_path or not valid_path:

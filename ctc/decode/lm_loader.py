@@ -41,17 +41,30 @@ def load_ngram_lm(path: str | os.PathLike) -> Any:
                 with tempfile.TemporaryDirectory() as tmp:
                     arpa = Path(tmp) / "lm.arpa"
                     kenlm_binary_to_arpa(path, arpa)
-                    lm = ext.NGramLM(str(arpa))
+                    lm = _read(ext, arpa, path)
             elif path.suffix == ".gz":
                 with tempfile.NamedTemporaryFile(suffix=".arpa") as tmp:
-                    with gzip.open(path, "rb") as src:
-                        shutil.copyfileobj(src, tmp)
+                    try:
+                        with gzip.open(path, "rb") as src:
+                            shutil.copyfileobj(src, tmp)
+                    except (OSError, EOFError) as err:
+                        raise InputError(f"{path}: not a readable gzip file ({err})") from None
                     tmp.flush()
-                    lm = ext.NGramLM(tmp.name)
+                    lm = _read(ext, Path(tmp.name), path)
             else:
-                lm = ext.NGramLM(str(path))
+                lm = _read(ext, path, path)
         except RuntimeError as err:
             raise InputError(f"cannot read language model: {err}") from None
         _CACHE.clear()  # keep one model in memory
         _CACHE[key] = lm
         return lm
+
+
+def _read(ext: Any, file: Path, shown: Path) -> Any:
+    """The compiled table of the ARPA ``file``; errors name ``shown`` (the user's file, not a
+    temporary copy of it)."""
+    try:
+        return ext.NGramLM(str(file))
+    except RuntimeError as err:
+        raise InputError(f"cannot read language model: {str(err).replace(str(file), str(shown))}"
+                         ) from None

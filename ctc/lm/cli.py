@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctc.errors import InputError, cli_entry
+from ctc.io import read_text_lines
 from ctc.lm.arpa import read_arpa, write_arpa
 from ctc.lm.kneser_ney import estimate, read_sentences
 
@@ -27,8 +28,7 @@ class BuildConfig:
 def _read_corpus(path: Path) -> list[list[str]]:
     if not path.is_file():
         raise InputError(f"corpus not found: {path}")
-    with open(path, encoding="utf-8") as handle:
-        return read_sentences(handle)
+    return read_sentences(line for _, line in read_text_lines(path))
 
 
 def run_build(cfg: BuildConfig) -> dict:

@@ -37,6 +37,9 @@ def _mask_time(x: torch.Tensor, lengths: torch.Tensor, dim: int) -> torch.Tensor
     return x * keep.view(shape).to(x.dtype)
 
 
+SUBSAMPLINGS = (1, 2, 4, 8)
+
+
 class Conv2dSubsampling(nn.Module):
     """Speech front-end: a conv2d stack over ``(time, frequency)`` that subsamples time by
     ``subsampling`` (1, 2, 4 or 8).
@@ -48,8 +51,8 @@ class Conv2dSubsampling(nn.Module):
 
     def __init__(self, feature_dim: int, subsampling: int = 4, channels: int = 32) -> None:
         super().__init__()
-        if subsampling not in (1, 2, 4, 8):
-            raise ValueError(f"subsampling must be 1, 2, 4 or 8, got {subsampling}")
+        if subsampling not in SUBSAMPLINGS:
+            raise ValueError(f"subsampling must be one of {SUBSAMPLINGS}, got {subsampling}")
         n_stride = {1: 0, 2: 1, 4: 2, 8: 3}[subsampling]
         strides = [2] * n_stride or [1]
         convs, in_ch, freq = [], 1, torch.tensor([feature_dim])

@@ -9,6 +9,7 @@ Override values are parsed as YAML scalars and then typed by the dataclass field
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -190,9 +191,120 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
+def _check(ok: bool, key: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise InputError(f"config {key}={value!r}: {rule}")
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value)
+
+
+def validate_config(config: TrainConfig) -> TrainConfig:
+    """Check every value's domain before any work starts; InputError naming the first bad key.
+
+    Checked here rather than where each value is used, so that a bad ``--set`` fails in a line
+    before data is read, statistics are computed or files are written.
+    """
+    from ctc.models.frontends import SUBSAMPLINGS
+    from ctc.models.rnn import CELLS
+    from ctc.train.ctc_impl import CTC_IMPLS
+    from ctc.train.schedule import SCHEDULES
+
+    m, o, t, d, k = config.model, config.optim, config.train, config.data, config.tokenizer
+    _check(m.frontend in ("conv2d", "line_cnn"), "model.frontend", m.frontend,
+           "must be conv2d or line_cnn")
+    _check(m.input_dim >= 0, "model.input_dim", m.input_dim, "must be >= 0 (0: the featurizer's)")
+    if m.frontend == "conv2d":
+        _check(m.subsampling in SUBSAMPLINGS, "model.subsampling", m.subsampling,
+               f"must be one of {SUBSAMPLINGS}")
+        _check(m.conv_channels >= 1, "model.conv_channels", m.conv_channels, "must be >= 1")
+    else:
+        _check(bool(m.cnn_channels) and all(c >= 1 for c in m.cnn_channels),
+               "model.cnn_channels", m.cnn_channels,
+               "must be a non-empty list of positive channel counts")
+        _check(0 <= m.cnn_pooled <= len(m.cnn_channels), "model.cnn_pooled", m.cnn_pooled,
+               f"must be in [0, {len(m.cnn_channels)}] (the number of CNN blocks)")
+    _check(m.cell in CELLS, "model.cell", m.cell, f"must be one of {CELLS}")
+    _check(m.layers >= 1, "model.layers", m.layers, "must be >= 1")
+    _check(m.hidden >= 1, "model.hidden", m.hidden, "must be >= 1")
+    _check(0 <= m.proj_size < m.hidden, "model.proj_size", m.proj_size,
+           f"must be in [0, model.hidden={m.hidden})")
+    _check(m.proj_size == 0 or m.cell != "gru", "model.proj_size", m.proj_size,
+           "is not supported with cell gru")
+    for key, value in (("model.dropout", m.dropout), ("model.cnn_dropout", m.cnn_dropout)):
+        _check(0.0 <= value < 1.0, key, value, "must be in [0, 1)")
+    _check(_finite(m.forget_bias), "model.forget_bias", m.forget_bias, "must be finite")
+
+    _check(o.name in ("adam", "adamw"), "optim.name", o.name, "must be adam or adamw")
+    _check(_finite(o.lr) and o.lr > 0, "optim.lr", o.lr, "must be a positive number")
+    _check(len(o.betas) == 2 and all(0.0 <= b < 1.0 for b in o.betas), "optim.betas", o.betas,
+           "must be two numbers in [0, 1)")
+    _check(_finite(o.eps) and o.eps > 0, "optim.eps", o.eps, "must be a positive number")
+    _check(_finite(o.weight_decay) and o.weight_decay >= 0, "optim.weight_decay",
+           o.weight_decay, "must be >= 0")
+    _check(o.schedule in SCHEDULES, "optim.schedule", o.schedule, f"must be one of {SCHEDULES}")
+    _check(o.warmup_steps >= 0, "optim.warmup_steps", o.warmup_steps, "must be >= 0")
+    _check(0.0 <= o.min_lr_ratio <= 1.0, "optim.min_lr_ratio", o.min_lr_ratio,
+           "must be in [0, 1]")
+
+    _check(t.epochs >= 1, "train.epochs", t.epochs, "must be >= 1")
+    _check(t.max_steps >= 0, "train.max_steps", t.max_steps, "must be >= 0 (0: no limit)")
+    _check(t.accum_steps >= 1, "train.accum_steps", t.accum_steps, "must be >= 1")
+    _check(_finite(t.grad_clip) and t.grad_clip >= 0, "train.grad_clip", t.grad_clip,
+           "must be >= 0 (0: off)")
+    _check(t.precision in ("fp32", "bf16", "fp16"), "train.precision", t.precision,
+           "must be fp32, bf16 or fp16")
+    _check(t.ctc_impl in CTC_IMPLS, "train.ctc_impl", t.ctc_impl, f"must be one of {CTC_IMPLS}")
+    _check(t.loss_norm in ("utterance", "token"), "train.loss_norm", t.loss_norm,
+           "must be utterance or token")
+    _check(t.checkpoint_every >= 0, "train.checkpoint_every", t.checkpoint_every, "must be >= 0")
+    _check(t.keep_best >= 1, "train.keep_best", t.keep_best, "must be >= 1")
+    _check(t.best_metric in ("cer", "wer", "loss"), "train.best_metric", t.best_metric,
+           "must be cer, wer or loss")
+    _check(t.average_last >= 0, "train.average_last", t.average_last, "must be >= 0")
+    _check(t.device in ("auto", "cpu", "cuda") or t.device.startswith("cuda:"), "train.device",
+           t.device, "must be auto, cpu, cuda or cuda:N")
+    _check(t.threads >= 0, "train.threads", t.threads, "must be >= 0 (0: torch's default)")
+    _check(t.log_every >= 1, "train.log_every", t.log_every, "must be >= 1")
+
+    _check(d.max_frames >= 1, "data.max_frames", d.max_frames, "must be >= 1")
+    _check(d.valid_max_frames >= 0, "data.valid_max_frames", d.valid_max_frames, "must be >= 0")
+    _check(d.num_workers >= 0, "data.num_workers", d.num_workers, "must be >= 0")
+
+    _check(k.kind in ("char", "bpe"), "tokenizer.kind", k.kind, "must be char or bpe")
+    _check(k.vocab_size >= 2, "tokenizer.vocab_size", k.vocab_size, "must be >= 2")
+    _check(k.min_count >= 1, "tokenizer.min_count", k.min_count, "must be >= 1")
+    return config
+
+
+ARCHITECTURE = ("model", "tokenizer")  # sections a resumed run cannot change
+
+
+def check_resume(config: TrainConfig, out_dir: str | os.PathLike) -> None:
+    """Before resuming ``out_dir``: InputError when ``config`` changes the model or tokenizer of
+    the run saved there (its ``config.yaml``), naming each changed key."""
+    saved_path = Path(out_dir) / "config.yaml"
+    if not saved_path.is_file():
+        return
+    saved = load_config(saved_path)
+    changed = []
+    for section in ARCHITECTURE:
+        ours, theirs = asdict(getattr(config, section)), asdict(getattr(saved, section))
+        for key, value in ours.items():
+            if key == "input_dim" and value == 0:
+                continue  # resolved from the featurizer when the run started
+            if theirs.get(key) != value:
+                changed.append(f"{section}.{key}={value!r} (the run has {theirs.get(key)!r})")
+    if changed:
+        raise InputError(f"--resume {out_dir}: cannot change the architecture of a run: "
+                         + "; ".join(changed))
+
+
 def config_from_dict(values: dict[str, Any]) -> TrainConfig:
-    """Build a :class:`TrainConfig` from nested dicts (missing keys take their defaults)."""
-    return _build(TrainConfig, values or {}, "")
+    """Build a :class:`TrainConfig` from nested dicts (missing keys take their defaults) and
+    check every value (:func:`validate_config`)."""
+    return validate_config(_build(TrainConfig, values or {}, ""))
 
 
 def apply_overrides(values: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -29,11 +29,12 @@ from ctc.data.manifest import Record
 from ctc.data.tokens import tokenizer_from_dict
 from ctc.decode.greedy import greedy_decode
 from ctc.errors import CarouselError
+from ctc.io import remove_orphan_temporaries
 from ctc.loss.feasibility import required_frames_batch
 from ctc.metrics.errors import count_errors
 from ctc.modality import Featurizer, featurizer_state, modality_of
 from ctc.models import CTCModel, build_model
-from ctc.train.config import TrainConfig, save_config
+from ctc.train.config import TrainConfig, check_resume, save_config
 from ctc.train.ctc_impl import get_ctc_loss
 from ctc.train.dataset import FeaturizedDataset
 from ctc.train.distributed import (
@@ -98,15 +99,6 @@ class Trainer:
         self.modality = modality_of(featurizer)
         self.resume = resume
         loop = config.train
-        if config.train.precision not in ("fp32", "bf16", "fp16"):
-            raise CarouselError(f"train.precision must be fp32, bf16 or fp16, "
-                                f"got {loop.precision!r}")
-        if loop.best_metric not in ("cer", "wer", "loss"):
-            raise CarouselError(f"train.best_metric must be cer, wer or loss, "
-                                f"got {loop.best_metric!r}")
-        if loop.loss_norm not in ("utterance", "token"):
-            raise CarouselError(f"train.loss_norm must be utterance or token, "
-                                f"got {loop.loss_norm!r}")
         if loop.precision != "fp32" and info.device.type != "cuda":
             _say(f"note: train.precision={loop.precision} needs a GPU; training in fp32", info)
         self.precision = loop.precision if info.device.type == "cuda" else "fp32"
@@ -147,12 +139,8 @@ class Trainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         kwargs = {"lr": opt.lr, "betas": tuple(opt.betas), "eps": opt.eps,
                   "weight_decay": opt.weight_decay}
-        if opt.name == "adam":
-            self.optimizer = torch.optim.Adam(params, **kwargs)
-        elif opt.name == "adamw":
-            self.optimizer = torch.optim.AdamW(params, **kwargs)
-        else:
-            raise CarouselError(f"optim.name must be adam or adamw, got {opt.name!r}")
+        optimizer = torch.optim.AdamW if opt.name == "adamw" else torch.optim.Adam
+        self.optimizer = optimizer(params, **kwargs)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_factor(opt.schedule, opt.warmup_steps, self.total_steps,
                                       opt.min_lr_ratio))
@@ -166,6 +154,7 @@ class Trainer:
         self.batch_in_epoch = 0
         self.epoch_loss = [0.0, 0]  # sum of utterance losses, utterances (this process)
         self.scores: list[tuple[float, int]] = []  # (validation metric, epoch), kept epochs
+        self.unreadable_named: set[int] = set()  # training examples already reported
         self.counters = {"nonfinite_batches": 0, "skipped_steps": 0, "unreadable": 0,
                          "infeasible_in_batch": 0}
         self.last_valid: dict[str, Any] = {}
@@ -286,8 +275,10 @@ class Trainer:
         """Forward/backward one micro-batch; returns (loss sum, utterances) of this process."""
         info, loop = self.info, self.config.train
         self.counters["unreadable"] += len(batch.errors)
-        for index, message in batch.errors[:1]:
-            _say(f"warning: skipping {self.train_examples[index].record.id}: {message}", info)
+        for index, message in batch.errors:  # each unreadable file named once, then skipped
+            if index not in self.unreadable_named:
+                self.unreadable_named.add(index)
+                _say(f"warning: skipping {self.train_examples[index].record.id}: {message}", info)
         module = self.ddp or self.model
         no_sync = self.ddp.no_sync() if (self.ddp is not None and not sync) else \
             contextlib.nullcontext()
@@ -416,6 +407,14 @@ class Trainer:
                  f"step {self.step}", info)
             if info.is_main:
                 self.log.truncate_after(self.step)
+        elif info.is_main:
+            if self.log.rows():
+                _say(f"note: {self.out_dir} holds the log of a run that stopped before its "
+                     "first checkpoint; starting over with a new train_log.jsonl", info)
+            elif self.resume:
+                _say(f"note: nothing to resume in {self.out_dir} (no {ckpt.LAST}); "
+                     "training from the start", info)
+            self.log.truncate_after(-1)
         barrier(info)
         self.model.train()
         done = self.step >= self.total_steps or self.epoch >= loop.epochs
@@ -518,6 +517,9 @@ class Trainer:
     def _finish(self) -> dict[str, Any]:
         info = self.info
         result: dict[str, Any] = {}
+        if self.unreadable_named:
+            _say(f"warning: {len(self.unreadable_named)} unreadable training file(s) were "
+                 "skipped (each named above when first met)", info)
         if info.is_main:
             averaged = self.write_average()
             plot_curves(self.log.rows(), self.out_dir / "curves.png")
@@ -547,7 +549,12 @@ def run_training(config: TrainConfig, featurizer: Featurizer, train_records: lis
     if not resume and (out_dir / ckpt.LAST).is_file():
         raise CarouselError(f"{out_dir} already holds a training run ({ckpt.LAST}); resume it "
                             "or choose another output directory")
+    if resume and (out_dir / ckpt.LAST).is_file():
+        check_resume(config, out_dir)
     info = setup_distributed(config.train.device)
+    if info.is_main and out_dir.is_dir():
+        for orphan in remove_orphan_temporaries(out_dir):
+            _say(f"note: removed {orphan.name}, left by a write that was interrupted", info)
     try:
         trainer = Trainer(config, featurizer, train_records, valid_records, out_dir, resume,
                           tokenizer, info)

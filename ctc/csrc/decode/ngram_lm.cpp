@@ -121,18 +121,27 @@ NGramLM::NGramLM(const std::string& path) {
 
   std::vector<std::string_view> grams;
   std::vector<int32_t> ids;
+  std::vector<size_t> seen(order_ + 1, 0);  // n-grams read per order, against the header
   int n = 0;
+  bool ended = false;
   do {
     if (line.empty()) continue;
     if (line[0] == '\\') {
-      if (line.rfind("\\end\\", 0) == 0) break;
-      n = std::atoi(line.c_str() + 1);
-      if (n < 1 || n > order_) throw arpa_error(path, lineno, "unexpected section " + line);
+      if (line.rfind("\\end\\", 0) == 0) {
+        ended = true;
+        break;
+      }
+      const int next = std::atoi(line.c_str() + 1);
+      if (next != n + 1 || next > order_)
+        throw arpa_error(path, lineno, "unexpected section " + line + " (expected \\" +
+                                           std::to_string(n + 1) + "-grams:)");
+      n = next;
       continue;
     }
     float prob = 0, backoff = 0;
     if (n == 0 || !split_line(line, n, &prob, &grams, &backoff))
       throw arpa_error(path, lineno, "malformed n-gram line");
+    ++seen[n];
     Entry entry{prob <= -99.0f ? -INFINITY : prob * kLn10, backoff * kLn10, 0, n};
     if (n == 1) {
       std::string word(grams[0]);
@@ -161,6 +170,13 @@ NGramLM::NGramLM(const std::string& path) {
     entry.suffix = suffix < 0 ? 0 : suffix;
     insert(parent, ids.back(), entry);
   } while (std::getline(in, line) && ++lineno);
+  if (!ended)
+    throw arpa_error(path, lineno, "truncated: the file ends before its \\end\\ line");
+  for (int k = 1; k <= order_; ++k)
+    if (seen[k] != counts[k - 1])
+      throw arpa_error(path, lineno, "the header announces " + std::to_string(counts[k - 1]) +
+                                         " " + std::to_string(k) + "-grams but the file holds " +
+                                         std::to_string(seen[k]));
 
   auto lookup = [&](const char* w) {
     auto it = word_index_.find(w);
