@@ -17,7 +17,7 @@ from asr.featurizer import LogMelFeaturizer, compute_global_cmvn
 from asr.transcribe import FORMATS, file_posteriorgram, format_transcript
 from ctc.data.manifest import Record
 from ctc.errors import InputError
-from ctc.modality import Modality, Posteriorgram, register_modality
+from ctc.modality import Modality, OutputFormat, Posteriorgram, register_modality
 
 
 def build_featurizer(frontend: dict[str, Any], train_records: Sequence[Record],
@@ -74,13 +74,13 @@ def measure_inputs(inputs: Sequence[str]) -> tuple[float, str]:
 
 def posteriorgrams(recognizer: Any, inputs: Sequence[str], args: argparse.Namespace,
                    on_progress: Callable[[float], Any]
-                   ) -> Iterator[tuple[str, Posteriorgram | InputError]]:
+                   ) -> Iterator[tuple[str, list[Posteriorgram] | InputError]]:
     check_chunking(args)
     for path in inputs:
         try:
-            yield path, file_posteriorgram(recognizer, path, args.chunk_seconds,
-                                           args.context_seconds, args.batch_size,
-                                           on_progress=on_progress)
+            yield path, [file_posteriorgram(recognizer, path, args.chunk_seconds,
+                                            args.context_seconds, args.batch_size,
+                                            on_progress=on_progress)]
         except InputError as err:
             yield path, err
 
@@ -90,7 +90,9 @@ AUDIO = register_modality(Modality(
     build_featurizer=build_featurizer,
     find_inputs=lambda inputs: [str(p) for p in find_audio_files(list(inputs))],
     measure_inputs=measure_inputs, posteriorgrams=posteriorgrams,
-    writers={fmt: (lambda rec, fmt=fmt: format_transcript(rec, fmt)) for fmt in FORMATS},
+    writers={fmt: OutputFormat(lambda source, results, fmt=fmt:
+                               format_transcript(results[0], fmt), f".{fmt}")
+             for fmt in FORMATS},
     recognize_command=("transcribe", "Transcribe audio files or folders (wav, flac, ogg, ...; "
                                      "any rate or channel count) with word timestamps. Long files "
                                      "are streamed in overlapping chunks with bounded memory; "

@@ -162,20 +162,32 @@ def segments(words: Sequence[Span], max_chars: int = 42, max_seconds: float = 6.
     return cues
 
 
+def _word_json(word: Span) -> dict[str, Any]:
+    out: dict[str, Any] = {"word": word.text, "start": round(word.start, 3),
+                           "end": round(word.end, 3)}
+    if word.confidence is not None:
+        out["confidence"] = word.confidence
+    return out
+
+
 def format_transcript(transcript: Recognition, fmt: str, utt_id: str | None = None) -> str:
     """Render a transcript as ``txt``, ``json``, ``srt``, ``vtt`` or ``ctm`` (times in seconds,
     rounded to milliseconds)."""
     if fmt == "txt":
         return transcript.text + "\n"
     if fmt == "json":
-        obj = {"path": transcript.source, "text": transcript.text,
-               "duration": round(transcript.extent, 3),
-               "words": [{"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3)}
-                         for w in transcript.words]}
+        obj: dict[str, Any] = {"path": transcript.source, "text": transcript.text,
+                               "duration": round(transcript.extent, 3)}
+        if transcript.words and transcript.words[0].confidence is not None:
+            obj["confidence"] = transcript.confidence
+        obj["words"] = [_word_json(w) for w in transcript.words]
+        if transcript.alternatives:
+            obj["nbest"] = [{"text": a.text, "score": a.score} for a in transcript.alternatives]
         return json.dumps(obj, ensure_ascii=False) + "\n"
-    if fmt == "ctm":
+    if fmt == "ctm":  # NIST CTM: name channel start duration word [confidence]
         name = utt_id or Path(transcript.source).stem
-        return "".join(f"{name} 1 {w.start:.2f} {w.end - w.start:.2f} {w.text}\n"
+        return "".join(f"{name} 1 {w.start:.2f} {w.end - w.start:.2f} {w.text}"
+                       + (f" {w.confidence:.3f}" if w.confidence is not None else "") + "\n"
                        for w in transcript.words)
     if fmt in ("srt", "vtt"):
         sep = "," if fmt == "srt" else "."

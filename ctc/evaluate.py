@@ -43,23 +43,32 @@ def _hypothesis_row(record: Record, result: Recognition) -> str:
     if record.speaker is not None:
         row["speaker"] = record.speaker
     row.update(path=record.path, unit=result.unit, extent=round(result.extent, digits))
-    row["words"] = [{"word": w.text, "start": round(w.start, digits), "end": round(w.end, digits)}
-                    for w in result.words]
+    row["confidence"] = result.confidence
+    row["words"] = [{"word": w.text, "start": round(w.start, digits), "end": round(w.end, digits),
+                     "confidence": w.confidence} for w in result.words]
     row["tokens"] = [{"token": t.text, "start": round(t.start, digits),
-                      "end": round(t.end, digits)} for t in result.tokens]
+                      "end": round(t.end, digits), "confidence": t.confidence}
+                     for t in result.tokens]
+    if result.alternatives:
+        row["nbest"] = [{"text": a.text, "score": a.score} for a in result.alternatives]
     return json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def decode_window(results: Sequence[RecordPosteriors], decode: Decoder, blank: int
-                  ) -> list[Hypothesis | None]:
-    """Decode the readable results of one window as one batch; None for unreadable ones."""
+def decode_window(results: Sequence[RecordPosteriors], decode: Decoder, blank: int,
+                  nbest: int = 1) -> list[list[Hypothesis] | None]:
+    """Decode the readable results of one window as one batch (up to ``nbest`` hypotheses
+    each, best first); None for unreadable ones."""
     readable = [r for r in results if r.log_probs is not None]
-    hyps: dict[int, Hypothesis] = {}
+    hyps: dict[int, list[Hypothesis]] = {}
     if readable:
         log_probs, lengths = pad([r.log_probs.numpy() for r in readable], blank)
-        for result, hyp in zip(readable, decode(torch.from_numpy(log_probs),
-                                                torch.from_numpy(lengths))):
-            hyps[result.index] = hyp
+        log_probs, lengths = torch.from_numpy(log_probs), torch.from_numpy(lengths)
+        if nbest > 1 and hasattr(decode, "decode_batch"):
+            lists = decode.decode_batch(log_probs, lengths, nbest=nbest)
+        else:
+            lists = [[h] for h in decode(log_probs, lengths)]
+        for result, found in zip(readable, lists):
+            hyps[result.index] = list(found) or [Hypothesis((), ())]
     return [hyps.get(r.index) for r in results]
 
 
@@ -67,7 +76,7 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
              decoder: Decoder | None = None, title: str = "evaluation",
              dump_posteriors: Path | None = None, max_frames: int = 20000,
              num_workers: int = 0, extra: dict[str, Any] | None = None,
-             normalizer: TextNormalizer | None = None) -> dict[str, Any]:
+             normalizer: TextNormalizer | None = None, nbest: int = 1) -> dict[str, Any]:
     """Decode ``records``, score them against their texts and write the report.
 
     ``decoder`` is any ``(log_probs (N, T, V), lengths (N,)) -> list[Hypothesis]`` (default:
@@ -80,6 +89,7 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     ``{"tokens", "blank", "word_delimiter", "word_prefix", "items": [{"id", "ref",
     "log_probs" (T, V)}]}`` with torch.save, for LM weight tuning. ``normalizer`` is passed to
     ``write_report`` (default: whitespace collapsing only); ``extra`` is stored in the report.
+    ``nbest`` > 1 adds each record's n-best list to its row (beam-search decoders).
     """
     tokenizer = recognizer.tokenizer
     decode = decoder or greedy_decoder(tokenizer)
@@ -93,15 +103,17 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     frames = 0
     for window in recognizer.iter_windows(records, max_frames=max_frames,
                                           num_workers=num_workers):
-        for result, hyp in zip(window, decode_window(window, decode, tokenizer.blank)):
-            if hyp is None:
+        for result, found in zip(window, decode_window(window, decode, tokenizer.blank, nbest)):
+            if found is None:
                 skipped.append(result.error or f"{result.record.id}: unreadable")
                 continue
+            hyp = found[0]
             if not hyp.text and hyp.tokens:  # a caller's decoder that left the text out
                 hyp = replace(hyp, text=tokenizer.text(hyp.tokens))
             record, log_probs = result.record, result.log_probs
             scored.append(ScoredUtterance(record.id, record.text, hyp.text, record.speaker))
-            placed = make_recognition(hyp, recognizer.posteriorgram(result), tokenizer, unit)
+            placed = make_recognition(hyp, recognizer.posteriorgram(result), tokenizer, unit,
+                                      found if nbest > 1 else ())
             rows.append(_hypothesis_row(record, placed))
             frames += int(log_probs.shape[0])
             if posteriorgram is None:  # the report draws one utterance's posteriors

@@ -19,10 +19,12 @@ A modality gives:
   comes with each input's :class:`Posteriorgram`;
 - recognition of raw inputs: ``find_inputs`` (files and folders -> input files),
   ``measure_inputs`` (their total size for a progress bar: seconds of audio, or a count) and
-  ``posteriorgrams`` (input files -> posteriors with their placement, in input order, calling
-  ``on_progress`` with the size done), the recognition command's name and description
+  ``posteriorgrams`` (each input file -> the posteriors of its units, placed on it: one for an
+  audio file or a line image, one per line for a page's PAGE-XML or ALTO file; in input order,
+  calling ``on_progress`` with the size done), the recognition command's name and description
   (``recognize_command``), its command-line options (``add_recognize_options``), and
-  ``writers``: output formats of one recognised input, the first the default.
+  ``writers``: output formats, each turning one input's recognised units into the text of its
+  output file (:class:`OutputFormat`; the first is the default).
 """
 
 from __future__ import annotations
@@ -117,7 +119,14 @@ class Posteriorgram:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
-Writer = Callable[[Any], str]  # one ctc.results.Recognition -> the text of its output
+@dataclass(frozen=True)
+class OutputFormat:
+    """``write(source, results) -> text``: one input's recognised units
+    (``ctc.results.Recognition``, in order) as the content of its output file, named
+    ``STEM + suffix`` under ``--output``."""
+
+    write: Callable[[str, Sequence[Any]], str]
+    suffix: str
 
 
 @dataclass(frozen=True)
@@ -133,8 +142,8 @@ class Modality:
     find_inputs: Callable[[Sequence[str]], list[str]]
     measure_inputs: Callable[[Sequence[str]], tuple[float, str]]
     posteriorgrams: Callable[[Any, Sequence[str], argparse.Namespace, Callable[[float], Any]],
-                             Iterator[tuple[str, Posteriorgram | InputError]]]
-    writers: Mapping[str, Writer]
+                             Iterator[tuple[str, list[Posteriorgram] | InputError]]]
+    writers: Mapping[str, OutputFormat]
     recognize_command: tuple[str, str]
     add_recognize_options: Callable[[argparse.ArgumentParser], None] = lambda parser: None
     add_train_options: Callable[[argparse.ArgumentParser], None] = lambda parser: None

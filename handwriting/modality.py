@@ -13,7 +13,7 @@ from typing import Any
 
 from ctc.data.manifest import Record
 from ctc.errors import InputError
-from ctc.modality import Modality, Posteriorgram, register_modality
+from ctc.modality import Modality, OutputFormat, Posteriorgram, register_modality
 from handwriting.featurizer import LineImageFeaturizer
 from handwriting.images import list_images
 from handwriting.recognize import FORMATS, format_line, line_posteriorgrams
@@ -32,8 +32,9 @@ def build_featurizer(frontend: dict[str, Any], train_records: Sequence[Record],
 
 def posteriorgrams(recognizer: Any, inputs: Sequence[str], args: argparse.Namespace,
                    on_progress: Callable[[float], Any]
-                   ) -> Iterator[tuple[str, Posteriorgram | InputError]]:
-    return line_posteriorgrams(recognizer, inputs, on_progress)
+                   ) -> Iterator[tuple[str, list[Posteriorgram] | InputError]]:
+    for source, gram in line_posteriorgrams(recognizer, inputs, on_progress):
+        yield source, gram if isinstance(gram, InputError) else [gram]
 
 
 IMAGE = register_modality(Modality(
@@ -41,7 +42,9 @@ IMAGE = register_modality(Modality(
     build_featurizer=build_featurizer, find_inputs=lambda inputs: list_images(list(inputs)),
     measure_inputs=lambda inputs: (float(len(inputs)), "images"),
     posteriorgrams=posteriorgrams,
-    writers={fmt: (lambda rec, fmt=fmt: format_line(rec, fmt)) for fmt in FORMATS},
+    writers={fmt: OutputFormat(lambda source, results, fmt=fmt:
+                               "".join(format_line(r, fmt) for r in results), f".{fmt}")
+             for fmt in FORMATS},
     recognize_command=("recognize", "Recognise text-line images (files or directories, "
                                     "searched recursively). Unreadable images are reported on "
                                     "stderr and skipped; the exit status is then 1."),

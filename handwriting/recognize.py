@@ -57,15 +57,20 @@ def line_posteriorgrams(recognizer: Any, paths: Sequence[str],
 
 
 def format_line(result: Recognition, fmt: str) -> str:
-    """``txt``: the text; ``json``: path, text, score and each character's x range
-    ``[x0, x1)`` in original pixels, and each word's."""
+    """``txt``: the text; ``json``: path, text, score, confidence, and each character's and
+    word's x range ``[x0, x1)`` in original pixels with its confidence (and the n-best list)."""
     if fmt == "txt":
         return result.text + "\n"
     if fmt == "json":
-        obj = {"path": result.source, "text": result.text, "score": result.score,
-               "chars": [{"char": c.text, "x0": round(c.start, 1), "x1": round(c.end, 1)}
-                         for c in result.tokens],
-               "words": [{"word": w.text, "x0": round(w.start, 1), "x1": round(w.end, 1)}
-                         for w in result.words]}
+        obj: dict[str, Any] = {"path": result.source, "text": result.text,
+                               "score": round(result.score, 4),
+                               "confidence": result.confidence}
+        obj.update({k: v for k, v in result.meta.items() if k in ("line", "document")})
+        obj["chars"] = [{"char": c.text, "x0": round(c.start, 1), "x1": round(c.end, 1),
+                         "confidence": c.confidence} for c in result.tokens]
+        obj["words"] = [{"word": w.text, "x0": round(w.start, 1), "x1": round(w.end, 1),
+                         "confidence": w.confidence} for w in result.words]
+        if result.alternatives:
+            obj["nbest"] = [{"text": a.text, "score": a.score} for a in result.alternatives]
         return json.dumps(obj, ensure_ascii=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")

@@ -28,7 +28,7 @@ def add_evaluate_parser(commands: argparse._SubParsersAction, modality: Modality
     evaluate.add_argument("--dump-posteriors", type=Path, metavar="FILE",
                           help="also save log-probabilities (for ctc tune-lm)")
     evaluate.add_argument("--title", help="report title")
-    add_decoding_options(evaluate, nbest=False)
+    add_decoding_options(evaluate)
     add_device_option(evaluate)
     evaluate.set_defaults(run=lambda args: run_evaluate(args, modality))
 
@@ -58,7 +58,8 @@ def run_evaluate(args: argparse.Namespace, modality: Modality) -> int:
     label = config.label()
     title = args.title or f"{Path(args.manifest).stem} ({label})"
     summary = evaluate(recognizer, records, args.report, decoder=decoder, title=title,
-                       dump_posteriors=args.dump_posteriors, extra={"decoder": label})
+                       dump_posteriors=args.dump_posteriors, extra={"decoder": label},
+                       nbest=config.nbest)
     wer, cer = summary["wer"], summary["cer"]
     print(f"{title}: WER {100 * wer['rate']:.2f}% "
           f"[{wer['substitutions']} sub, {wer['deletions']} del, {wer['insertions']} ins / "

@@ -38,16 +38,16 @@ def add_recognize_parser(commands: argparse._SubParsersAction, modality: Modalit
     parser.set_defaults(run=lambda args: run_recognize(args, modality))
 
 
-def output_names(inputs: list[str], fmt: str) -> dict[str, str]:
-    """``stem.fmt`` per input; a numeric suffix where two inputs share a stem."""
+def output_names(inputs: list[str], suffix: str) -> dict[str, str]:
+    """``stem + suffix`` per input; a numeric suffix where two inputs share a stem."""
     names: dict[str, str] = {}
     used: set[str] = set()
     for path in inputs:
         stem = Path(path).stem
-        name, n = f"{stem}.{fmt}", 1
+        name, n = f"{stem}{suffix}", 1
         while name in used:
             n += 1
-            name = f"{stem}-{n}.{fmt}"
+            name = f"{stem}-{n}{suffix}"
         used.add(name)
         names[path] = name
     return names
@@ -58,7 +58,7 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
 
     from ctc.decode import build_decoder
     from ctc.io import atomic_write_text
-    from ctc.results import recognize
+    from ctc.results import recognize_all
 
     out_dir = Path(args.output) if args.output else None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
@@ -69,24 +69,27 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
     config = decode_config(args, args.model)
     recognizer = load_recognizer(args.model, args.device, modality)
     decoder = build_decoder(config, recognizer.tokenizer)
-    writer = modality.writers[args.format]
-    names = output_names(inputs, args.format)
+    output = modality.writers[args.format]
+    names = output_names(inputs, output.suffix)
     prog = prog_of(args)
     failures: list[str] = []
     total, unit = modality.measure_inputs(inputs)
     bar = tqdm(total=round(total, 1), unit=unit, desc="recognising", disable=args.quiet or None,
                file=sys.stderr,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}<{remaining}]")
-    for source, gram in modality.posteriorgrams(recognizer, inputs, args, bar.update):
-        if isinstance(gram, InputError):
-            failures.append(str(gram))
-            bar.write(f"{prog}: skipped: {gram}", file=sys.stderr)
+    for source, grams in modality.posteriorgrams(recognizer, inputs, args, bar.update):
+        if isinstance(grams, InputError):
+            failures.append(str(grams))
+            bar.write(f"{prog}: skipped: {grams}", file=sys.stderr)
             continue
-        content = writer(recognize(gram, decoder, recognizer.tokenizer, modality.unit))
+        results = recognize_all(grams, decoder, recognizer.tokenizer, modality.unit,
+                                config.nbest)
+        content = output.write(source, results)
         if out_dir is not None:
             atomic_write_text(out_dir / names[source], content)
         elif args.format == "txt" and len(inputs) > 1:
-            bar.write(f"{source}\t{content.rstrip()}", file=sys.stdout)
+            for line in content.splitlines():
+                bar.write(f"{source}\t{line}", file=sys.stdout)
         else:
             bar.write(content.rstrip("\n"), file=sys.stdout)
         sys.stdout.flush()

@@ -240,3 +240,29 @@ def test_bpe_model_is_scored_and_transcribed_without_word_markers(capsys, bpe_mo
         outputs[fmt] = out
     assert outputs["txt"] == word + "\n"
     assert json.loads(outputs["json"])["words"][0]["word"] == word
+
+
+def test_transcribe_and_evaluate_with_nbest_hotwords_and_confidences(capsys, tiny_model,
+                                                                     tmp_path):
+    from ctc.lm.arpa import write_arpa
+    from ctc.lm.kneser_ney import estimate, read_sentences
+
+    lm = tmp_path / "lm.arpa"
+    write_arpa(estimate(read_sentences(["A B", "AB BA", "BA A B"] * 4), 2), lm)
+    code, out, err = _run(capsys, ["transcribe", str(tiny_model / "u1.wav"), "--model",
+                                   str(tiny_model / "exp"), "--lm", str(lm), "--nbest", "3",
+                                   "--hotword", "AB:4", "--format", "json", "--quiet"])
+    assert code == 0, err
+    obj = json.loads(out)
+    assert 1 <= len(obj["nbest"]) <= 3 and obj["nbest"][0]["text"] == obj["text"]
+    assert all(0.0 <= w["confidence"] <= 1.0 for w in obj["words"])
+    code, out, err = _run(capsys, ["transcribe", str(tiny_model / "u1.wav"), "--model",
+                                   str(tiny_model / "exp"), "--format", "ctm", "--quiet"])
+    assert code == 0 and all(len(line.split()) == 6 for line in out.splitlines())
+    code, out, err = _run(capsys, ["evaluate", "--model", str(tiny_model / "exp"), "--manifest",
+                                   str(tiny_model / "train.jsonl"), "--report",
+                                   str(tmp_path / "rep"), "--lm", str(lm), "--nbest", "2"])
+    assert code == 0, err
+    rows = [json.loads(line) for line in (tmp_path / "rep" / "hypotheses.jsonl").read_text()
+            .splitlines()]
+    assert all(1 <= len(r["nbest"]) <= 2 and 0.0 <= r["confidence"] <= 1.0 for r in rows)

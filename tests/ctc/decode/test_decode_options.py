@@ -70,3 +70,21 @@ def test_bad_lm_options_give_one_line_errors(exp):
     with pytest.raises(InputError, match="--lm needs a beam-search decoder"):
         decoder_from_options(parse("--lm", str(exp.parent / "lm.arpa"), "--decoder", "greedy"),
                              TOKENIZER, exp)
+
+
+def test_hotwords_from_options_and_file(exp, tmp_path):
+    listing = tmp_path / "hot.txt"
+    listing.write_text("# names\nthe mat\t2.5\ncat:4\n\nsat\n", encoding="utf-8")
+    config = decode_config(parse("--hotword", "carousel:8", "--hotword", "new  york",
+                                 "--hotwords", str(listing), "--nbest", "3"), exp)
+    assert config.hotwords == (("carousel", 8.0), ("new york", 5.0), ("the mat", 2.5),
+                               ("cat", 4.0), ("sat", 5.0))
+    assert config.backend == "ours" and config.nbest == 3  # hotwords need the beam search
+    assert callable(build_decoder(config, TOKENIZER))
+    (tmp_path / "bad.txt").write_text("cat\t4\ndog\tlots\n")
+    with pytest.raises(InputError, match=r"bad\.txt:2: hotword weight 'lots'"):
+        decode_config(parse("--hotwords", str(tmp_path / "bad.txt")), exp)
+    with pytest.raises(InputError, match="hotwords file not found"):
+        decode_config(parse("--hotwords", str(tmp_path / "none.txt")), exp)
+    with pytest.raises(InputError, match="--nbest"):
+        decode_config(parse("--nbest", "0"), exp)
