@@ -71,15 +71,29 @@ def resample(wave: np.ndarray, orig_rate: int, new_rate: int) -> np.ndarray:
     return soxr.resample(wave, orig_rate, new_rate, quality="HQ").astype(np.float32, copy=False)
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int = 16000) -> np.ndarray:
-    """Load ``path`` as a mono float32 waveform ``(S,)`` at ``sample_rate``.
+def load_audio(path: str | os.PathLike, sample_rate: int = 16000, start: float | None = None,
+               end: float | None = None) -> np.ndarray:
+    """Load ``path`` (or its segment ``[start, end)`` seconds, read by seeking) as a mono float32
+    waveform ``(S,)`` at ``sample_rate``.
 
     int16/int24/int32/float files of any rate and channel count; InputError naming the file when
-    it is missing, unreadable, corrupt, empty or holds non-finite samples.
+    it is missing, unreadable, corrupt, empty or holds non-finite samples, or when the segment
+    lies past the end of the recording.
     """
     _check_exists(path)
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as handle:
+            rate = handle.samplerate
+            first, stop = 0, handle.frames
+            if start is not None and end is not None:
+                first, stop = round(start * rate), round(end * rate)
+                length = handle.frames / rate
+                if stop > handle.frames + round(0.01 * rate):  # 10 ms of slack for rounding
+                    raise InputError(f"{path}: segment [{start:.3f}, {end:.3f}) s lies past the "
+                                     f"end of the recording ({length:.3f} s)")
+                stop = min(stop, handle.frames)
+                handle.seek(first)
+            data = handle.read(stop - first, dtype="float32", always_2d=True)
     except (sf.SoundFileError, RuntimeError, OSError) as err:
         raise InputError(f"{path}: cannot read audio ({_reason(err)})") from None
     if data.shape[0] == 0:

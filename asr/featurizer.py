@@ -115,15 +115,17 @@ class LogMelFeaturizer:
 
     def __call__(self, record: Record, train: bool = False,
                  rng: np.random.Generator | None = None) -> torch.Tensor:
-        """Features ``(T, F)`` float32 (CPU) of ``record``'s audio; InputError on bad audio."""
-        wave = load_audio(record.path, self.sample_rate)
+        """Features ``(T, F)`` float32 (CPU) of ``record``'s audio (its segment when it has
+        ``start``/``end``); InputError on bad audio."""
+        wave = load_audio(record.path, self.sample_rate, record.start, record.end)
         return self.from_waveform(wave, train=train, rng=rng, name=record.path)
 
     def place(self, record: Record) -> tuple[torch.Tensor, Placement]:
         """Features of ``record`` (no augmentation) and where their frames lie, in seconds."""
-        wave = load_audio(record.path, self.sample_rate)
+        wave = load_audio(record.path, self.sample_rate, record.start, record.end)
         feats = self.from_waveform(wave, name=record.path)
-        return feats, Placement(0.0, self.hop_length, wave.size / self.sample_rate)
+        offset = record.start or 0.0
+        return feats, Placement(offset, self.hop_length, offset + wave.size / self.sample_rate)
 
     def to_dict(self) -> dict[str, Any]:
         return {"sample_rate": self.sample_rate,
@@ -138,7 +140,9 @@ class LogMelFeaturizer:
     def num_frames(self, record: Record) -> int:
         """Frames ``record`` featurizes to (before speed perturbation), from its duration or,
         without one, from the file header."""
-        if record.duration:
+        if record.start is not None and record.end is not None:
+            samples = round((record.end - record.start) * self.sample_rate)
+        elif record.duration:
             samples = round(record.duration * self.sample_rate)
         else:
             info = audio_info(record.path)
@@ -218,7 +222,7 @@ def compute_global_cmvn(featurizer: LogMelFeaturizer, records: Iterable[Record],
         if max_utterances is not None and i >= max_utterances:
             break
         try:
-            wave = load_audio(record.path, featurizer.sample_rate)
+            wave = load_audio(record.path, featurizer.sample_rate, record.start, record.end)
             stats.update(featurizer.from_waveform(wave, name=record.path, normalize=False))
         except InputError as err:
             skipped.append(str(err))

@@ -1,13 +1,16 @@
 """Manifests: one JSON object per line describing one utterance (audio) or text line (image).
 
 Fields: ``id`` (unique), ``modality`` (``audio`` | ``image``), ``path``, ``text``, and optionally
-``duration`` (seconds) and ``sample_rate`` for audio, ``width``/``height`` (pixels) for images,
-``speaker`` (speaker or writer id). Only recipes write manifests; everything reads them here.
+``duration`` (seconds) and ``sample_rate`` for audio, ``start``/``end`` (seconds: the record is
+the segment ``[start, end)`` of the recording at ``path``, read alone), ``width``/``height``
+(pixels) for images, ``speaker`` (speaker or writer id). Corpus readers (``prepare``) write
+manifests; everything reads them here.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
@@ -32,6 +35,8 @@ class Record:
     width: int | None = None
     height: int | None = None
     speaker: str | None = None
+    start: float | None = None
+    end: float | None = None
 
     def to_json(self) -> str:
         return json.dumps({k: v for k, v in asdict(self).items() if v is not None},
@@ -52,6 +57,16 @@ def validate_record(obj: dict, where: str) -> Record:
         raise InputError(f"{where}: modality must be one of {MODALITIES}, got {obj['modality']!r}")
     if not isinstance(obj["text"], str):
         raise InputError(f"{where}: field 'text' must be a string")
+    for key in ("duration", "start", "end"):
+        value = obj.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not math.isfinite(value) or value < 0):
+            raise InputError(f"{where}: field {key!r} must be a number >= 0, got {value!r}")
+    start, end = obj.get("start"), obj.get("end")
+    if (start is None) != (end is None):
+        raise InputError(f"{where}: a segment needs both 'start' and 'end'")
+    if start is not None and not end > start:
+        raise InputError(f"{where}: segment end {end} is not after its start {start}")
     return Record(**{k: v for k, v in obj.items() if k in _FIELDS})
 
 

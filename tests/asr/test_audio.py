@@ -99,3 +99,13 @@ def test_find_audio_files_expands_directories(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     found = find_audio_files([str(tmp_path / "d"), str(tmp_path / "x.wav")])
     assert [p.name for p in found] == ["b.wav", "a.flac", "x.wav"]
+
+
+def test_segments_are_read_by_seeking_and_checked_against_the_recording(tmp_path):
+    rate = 8000
+    ramp = (np.arange(rate * 3) / (rate * 3)).astype(np.float32) - 0.5  # 3 s, a distinct ramp
+    sf.write(tmp_path / "rec.wav", ramp, rate, subtype="FLOAT")
+    part = load_audio(tmp_path / "rec.wav", rate, 1.0, 2.5)
+    np.testing.assert_allclose(part, ramp[rate: int(2.5 * rate)], atol=1e-6)
+    with pytest.raises(InputError, match=r"segment \[2\.000, 4\.000\) s lies past the end"):
+        load_audio(tmp_path / "rec.wav", rate, 2.0, 4.0)

@@ -142,3 +142,18 @@ def test_num_frames_predicts_feature_length(tmp_path, kind):
         without = Record(str(i), "audio", str(path), "x")
         frames = feat(with_duration).shape[0]
         assert feat.num_frames(with_duration) == frames == feat.num_frames(without)
+
+
+def test_segment_records_featurize_their_span_and_place_it_in_the_recording(tmp_path):
+    rng = np.random.default_rng(7)
+    wave = (0.1 * rng.standard_normal(16000 * 3)).astype(np.float32)
+    sf.write(tmp_path / "rec.wav", wave, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "part.wav", wave[16000:40000], 16000, subtype="FLOAT")
+    feat = LogMelFeaturizer(cmvn="none")
+    segment = Record("s", "audio", str(tmp_path / "rec.wav"), "x", start=1.0, end=2.5)
+    alone = Record("p", "audio", str(tmp_path / "part.wav"), "x")
+    torch.testing.assert_close(feat(segment), feat(alone))
+    assert feat.num_frames(segment) == feat(segment).shape[0]
+    features, placement = feat.place(segment)
+    assert placement.at(0) == 1.0 and placement.at(100) == pytest.approx(2.0)
+    assert placement.extent == pytest.approx(2.5)
