@@ -154,6 +154,6 @@ def test_segment_records_featurize_their_span_and_place_it_in_the_recording(tmp_
     alone = Record("p", "audio", str(tmp_path / "part.wav"), "x")
     torch.testing.assert_close(feat(segment), feat(alone))
     assert feat.num_frames(segment) == feat(segment).shape[0]
-    features, placement = feat.place(segment)
+    _, placement = feat.place(segment)
     assert placement.at(0) == 1.0 and placement.at(100) == pytest.approx(2.0)
     assert placement.extent == pytest.approx(2.5)
