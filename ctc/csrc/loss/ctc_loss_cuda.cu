@@ -206,7 +206,8 @@ int ctc_loss_cuda(const Problem& problem, const scalar_t* inputs, const index_t*
                   const int64_t* target_lengths, const double* grad_weights, double* costs,
                   scalar_t* grad, void* workspace, void* stream) {
   if (problem.batch == 0) return 0;
-  const Layout layout = make_layout(problem.max_time, problem.max_target, problem.num_classes);
+  const Layout layout =
+      make_layout(problem.max_time, problem.max_target, problem.num_classes, /*cpu=*/false);
   ctc_loss_kernel<scalar_t, index_t>
       <<<static_cast<unsigned>(problem.batch), kThreads, 0, static_cast<cudaStream_t>(stream)>>>(
           problem, layout, inputs, targets, target_offsets, input_lengths, target_lengths,
