@@ -15,6 +15,7 @@ from ctc.models.frontends import Conv2dSubsampling, LineCNN
 from ctc.models.rnn import RNNEncoder
 
 FRONTENDS = ("conv2d", "line_cnn")
+OUTPUTS = ("log_probs", "logits")
 
 
 @dataclass
@@ -59,6 +60,9 @@ class CTCModel(nn.Module):
 
     ``x`` is ``(N, T, F)`` for ``conv2d`` or ``(N, 1, H, W)`` / ``(N, H, W)`` for ``line_cnn``;
     ``lengths`` are valid frames (columns). Log-probabilities are float32 even under autocast.
+    ``forward(x, lengths, output="logits")`` returns the head's unnormalised scores instead
+    (float32; ``log_softmax(-1)`` of them is the default output), for a loss that normalises
+    them itself (``ctc.loss.ctc_loss_from_logits``) without a log_softmax tensor in the graph.
     """
 
     def __init__(self, config: ModelConfig, vocab_size: int) -> None:
@@ -89,11 +93,18 @@ class CTCModel(nn.Module):
         """Output frames ``(N,)`` for input lengths ``(N,)``."""
         return self.frontend.output_lengths(lengths)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, output: str = "log_probs"
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(scores (N, T', V), out_lengths (N,))``: log-probabilities, or logits when
+        ``output="logits"``."""
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         feats, out_lengths = self.frontend(x, lengths)  # (N, T', D)
         enc = self.encoder(feats, out_lengths)  # (N, T', E)
-        logits = self.head(enc)  # (N, T', V)
-        return logits.float().log_softmax(dim=-1), out_lengths
+        logits = self.head(enc).float()  # (N, T', V)
+        if output == "logits":
+            return logits, out_lengths
+        return logits.log_softmax(dim=-1), out_lengths
 
 
 def build_model(config: ModelConfig, vocab_size: int) -> CTCModel:

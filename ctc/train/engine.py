@@ -293,13 +293,13 @@ class Trainer:
         target_lengths = batch.target_lengths.to(device)
         with no_sync:
             with _autocast(self.precision, device):
-                log_probs, out_lengths = module(inputs, lengths)  # (N, T', V), (N,)
-            if empty:
-                losses = log_probs.sum()[None] * 0.0
+                outputs, out_lengths = module(inputs, lengths, output=self.ctc_loss.input)
+            if empty:  # outputs (N, T', V): logits or log-probs, as the loss takes; lengths (N,)
+                losses = outputs.sum()[None] * 0.0
                 ok = torch.zeros(1, dtype=torch.bool, device=device)
                 units = torch.zeros(1, device=device)
             else:
-                losses = self.ctc_loss(log_probs, targets, out_lengths, target_lengths)  # (N,)
+                losses = self.ctc_loss(outputs, targets, out_lengths, target_lengths)  # (N,)
                 ok = out_lengths >= required_frames_batch(targets, target_lengths)
                 units = (target_lengths.float() if loop.loss_norm == "token"
                          else torch.ones_like(losses))
@@ -367,11 +367,13 @@ class Trainer:
                     continue
                 device = self.info.device
                 with _autocast(self.precision, device):
-                    log_probs, out_lengths = self.model(batch.inputs.to(device),
-                                                        batch.lengths.to(device))
+                    outputs, out_lengths = self.model(batch.inputs.to(device),
+                                                      batch.lengths.to(device),
+                                                      output=self.ctc_loss.input)
                 targets = batch.targets.to(device)
                 target_lengths = batch.target_lengths.to(device)
-                losses = self.ctc_loss(log_probs, targets, out_lengths, target_lengths)
+                losses = self.ctc_loss(outputs, targets, out_lengths, target_lengths)
+                log_probs = outputs.log_softmax(-1) if self.ctc_loss.input == "logits" else outputs
                 ok = (out_lengths >= required_frames_batch(targets, target_lengths)) & \
                     torch.isfinite(losses)
                 loss_sum += float(losses[ok].sum())

@@ -141,3 +141,23 @@ def test_build_model_returns_log_probs(frontend, shape):
     assert out_len.tolist() == model.output_lengths(lengths).tolist()
     torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(2, log_probs.shape[1]))
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize("frontend, shape", [("conv2d", (2, 30, 12)), ("line_cnn", (2, 1, 16, 30))])
+def test_logits_output_is_what_log_softmax_normalises(frontend, shape):
+    cfg = ModelConfig(frontend=frontend, input_dim=shape[-2] if frontend == "line_cnn" else 12,
+                      layers=1, hidden=8, cnn_channels=[4, 4], cnn_pooled=2)
+    torch.manual_seed(0)
+    model = build_model(cfg, vocab_size=7).eval()
+    x, lengths = torch.randn(*shape), torch.tensor([30, 21])
+    log_probs, out_len = model(x, lengths)
+    logits, logit_len = model(x, lengths, output="logits")
+    assert logits.dtype == torch.float32 and torch.equal(out_len, logit_len)
+    assert torch.equal(logits.log_softmax(-1), log_probs)
+    assert not torch.allclose(logits.exp().sum(-1), torch.ones(2, logits.shape[1]))
+
+
+def test_unknown_output_raises():
+    model = build_model(ModelConfig(input_dim=12, layers=1, hidden=4), vocab_size=5)
+    with pytest.raises(ValueError, match="output must be one of"):
+        model(torch.randn(1, 8, 12), torch.tensor([8]), output="probs")
