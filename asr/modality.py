@@ -22,9 +22,17 @@ from ctc.modality import Modality, OutputFormat, Posteriorgram, register_modalit
 
 def build_featurizer(frontend: dict[str, Any], train_records: Sequence[Record],
                      args: argparse.Namespace) -> LogMelFeaturizer:
-    """The featurizer of ``config.frontend``; global CMVN statistics from the training set."""
+    """The featurizer of ``config.frontend``; global CMVN statistics from the training set, or
+    from the ``--init`` model's featurizer when it is kept (``args.init_featurizer``)."""
     kwargs = dict(frontend)
     kwargs.pop("type", None)
+    init = getattr(args, "init_featurizer", None)  # train --init with --init-frontend keep
+    if (kwargs.get("cmvn") == "global" and not kwargs.get("cmvn_mean") and init is not None
+            and getattr(init, "cmvn", None) == "global"):
+        if init.feature_dim != LogMelFeaturizer(**{**kwargs, "cmvn": "none"}).feature_dim:
+            raise ValueError("--init's features have another dimension than this config's")
+        kwargs.update(cmvn_mean=init.cmvn_mean, cmvn_std=init.cmvn_std)
+        print("global CMVN statistics kept from the --init model", file=sys.stderr)
     needs_stats = kwargs.get("cmvn") == "global" and not kwargs.get("cmvn_mean")
     if needs_stats:
         kwargs.update(cmvn="none", cmvn_mean=None, cmvn_std=None)

@@ -11,6 +11,7 @@ by ``"module:Class"``) still load. Inference imports this module, never the trai
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from ctc.modality import Featurizer, Modality, featurizer_from_state, get_modali
 LAST = "last.pt"
 BEST = "best.pt"
 AVERAGED = "averaged.pt"
+CHOICE = "checkpoint_choice.json"  # the training run's validated choice between the two above
 PREFERENCE = (AVERAGED, BEST, LAST)
 
 
@@ -53,15 +55,22 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def find_checkpoint(path: str | os.PathLike, which: str = "auto") -> Path:
-    """The checkpoint file for ``path``: itself if a file; in an experiment directory
-    ``averaged.pt``, then ``best.pt``, then ``last.pt`` (``which="auto"``), or the named one
-    (``"averaged"``, ``"best"``, ``"last"``)."""
+    """The checkpoint file for ``path``: itself if a file; in an experiment directory the file
+    the run chose by validation (``checkpoint_choice.json``: ``averaged.pt`` only when it
+    validated better than ``best.pt``), else ``averaged.pt``, ``best.pt``, ``last.pt``
+    (``which="auto"``), or the named one (``"averaged"``, ``"best"``, ``"last"``)."""
     path = Path(path)
     if path.is_file():
         return path
     if not path.is_dir():
         raise InputError(f"no such checkpoint or experiment directory: {path}")
-    names = PREFERENCE if which == "auto" else (f"{which}.pt",)
+    names: tuple[str, ...] = PREFERENCE if which == "auto" else (f"{which}.pt",)
+    if which == "auto" and (path / CHOICE).is_file():
+        try:
+            chosen = json.loads((path / CHOICE).read_text(encoding="utf-8"))["chosen"]
+            names = (str(chosen), *names)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # an unreadable choice falls back to the preference order
     for name in names:
         if (path / name).is_file():
             return path / name

@@ -60,6 +60,7 @@ def run_evaluate(args: argparse.Namespace, modality: Modality) -> int:
     summary = evaluate(recognizer, records, args.report, decoder=decoder, title=title,
                        dump_posteriors=args.dump_posteriors, extra={"decoder": label},
                        nbest=config.nbest)
+    print(f"model: {recognizer.checkpoint}")
     wer, cer = summary["wer"], summary["cer"]
     print(f"{title}: WER {100 * wer['rate']:.2f}% "
           f"[{wer['substitutions']} sub, {wer['deletions']} del, {wer['insertions']} ins / "

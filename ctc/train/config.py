@@ -47,13 +47,19 @@ class OptimConfig:
 class LoopConfig:
     """The training loop.
 
-    epochs / max_steps (0: no limit): when to stop. accum_steps: micro-batches per optimiser step.
+    epochs / max_steps (0: no limit) / max_minutes (wall-clock budget, 0: none): when to stop,
+    whichever comes first; with a budget the learning-rate schedule spans the budget (its decay
+    follows the fraction of the time spent) and the run stops early enough to validate and
+    choose its checkpoint within it. accum_steps: micro-batches per optimiser step.
     grad_clip: max global gradient norm (0: off). precision: ``fp32`` | ``bf16`` | ``fp16``
     (autocast, GPU only). ctc_impl: ``carousel`` (ctc.loss.ctc_loss) | ``torch``.
     loss_norm: ``utterance`` (sum / utterances) | ``token`` (sum / target tokens).
     checkpoint_every: steps between checkpoints (0: only each epoch). keep_best: epoch
-    checkpoints kept by ``best_metric`` (``cer`` | ``wer`` | ``loss``); average_last: the last k
-    epoch checkpoints averaged into ``averaged.pt`` at the end (0/1: off).
+    checkpoints kept by ``best_metric`` (``cer`` | ``wer`` | ``loss``); average_last: at the
+    end, the last k epoch checkpoints are averaged, and so are the best ``keep_best``; each
+    average is validated and the better one becomes ``averaged.pt`` only if it validates better
+    than the best single epoch (``best.pt``); ``checkpoint_choice.json`` records the
+    comparison, and decoding picks the validated best (0/1: no averaging).
     device: ``auto`` | ``cpu`` | ``cuda``. threads: torch intra-op threads (0: torch's default;
     1 is much faster for small models on a busy machine). progress: tqdm bar. log_every: steps
     between log rows.
@@ -61,6 +67,7 @@ class LoopConfig:
 
     epochs: int = 10
     max_steps: int = 0
+    max_minutes: float = 0.0
     accum_steps: int = 1
     grad_clip: float = 5.0
     precision: str = "fp32"
@@ -250,6 +257,8 @@ def validate_config(config: TrainConfig) -> TrainConfig:
 
     _check(t.epochs >= 1, "train.epochs", t.epochs, "must be >= 1")
     _check(t.max_steps >= 0, "train.max_steps", t.max_steps, "must be >= 0 (0: no limit)")
+    _check(_finite(t.max_minutes) and t.max_minutes >= 0, "train.max_minutes", t.max_minutes,
+           "must be >= 0 (0: no budget)")
     _check(t.accum_steps >= 1, "train.accum_steps", t.accum_steps, "must be >= 1")
     _check(_finite(t.grad_clip) and t.grad_clip >= 0, "train.grad_clip", t.grad_clip,
            "must be >= 0 (0: off)")

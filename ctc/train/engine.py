@@ -12,6 +12,7 @@ RNG states, epoch, step, batches consumed), and the data order depends only on (
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import random
 import sys
@@ -29,7 +30,7 @@ from ctc.data.manifest import Record
 from ctc.data.tokens import tokenizer_from_dict
 from ctc.decode.greedy import greedy_decode
 from ctc.errors import CarouselError
-from ctc.io import remove_orphan_temporaries
+from ctc.io import atomic_write_text, remove_orphan_temporaries
 from ctc.loss.feasibility import required_frames_batch
 from ctc.metrics.errors import count_errors
 from ctc.modality import Featurizer, featurizer_state, modality_of
@@ -46,9 +47,10 @@ from ctc.train.distributed import (
     setup_distributed,
     teardown,
 )
+from ctc.train.init import check_architecture, initialize_from
 from ctc.train.monitor import MetricsLog, plot_curves
 from ctc.train.prepare import build_tokenizer, prepare_examples
-from ctc.train.schedule import lr_factor
+from ctc.train.schedule import Budget, lr_factor
 
 
 def _say(message: str, info: DistInfo) -> None:
@@ -92,7 +94,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, featurizer: Featurizer, train_records: list[Record],
                  valid_records: list[Record], out_dir: Path, resume: bool, tokenizer,
-                 info: DistInfo) -> None:
+                 info: DistInfo, init: ckpt.SavedModel | None = None) -> None:
         self.info = info
         self.out_dir = Path(out_dir)
         self.featurizer = featurizer
@@ -110,7 +112,14 @@ class Trainer:
         self.tokenizer = tokenizer or self._resumed_tokenizer(out_dir, resume) or \
             build_tokenizer(config.tokenizer, [r.text for r in train_records])
         self.config = self._resolve_model_config(config, featurizer)
-        self.model: CTCModel = build_model(self.config.model, len(self.tokenizer)).to(info.device)
+        self.model: CTCModel = build_model(self.config.model, len(self.tokenizer))
+        if init is not None and not (resume and (self.out_dir / ckpt.LAST).is_file()):
+            check_architecture(self.config.model, init.state["model_config"], str(init.path))
+            report = initialize_from(self.model, list(self.tokenizer.symbols),
+                                     init.state["model"], list(init.tokenizer.symbols),
+                                     str(init.path))
+            _say(report.summary(str(init.path)), info)
+        self.model = self.model.to(info.device)
 
         workers = config.data.num_workers
         self.train_examples, train_check = prepare_examples(
@@ -141,9 +150,14 @@ class Trainer:
                   "weight_decay": opt.weight_decay}
         optimizer = torch.optim.AdamW if opt.name == "adamw" else torch.optim.Adam
         self.optimizer = optimizer(params, **kwargs)
+        self.budget = Budget(loop.max_minutes)
+        self.budget_stop = False
+        self.valid_seconds: float | None = None  # the last validation's duration
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lr_factor(opt.schedule, opt.warmup_steps, self.total_steps,
-                                      opt.min_lr_ratio))
+                                      opt.min_lr_ratio,
+                                      (lambda _: self.budget.fraction()) if self.budget.enabled
+                                      else None))
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
         self.ddp = (DistributedDataParallel(self.model, device_ids=None if info.device.type
                                             == "cpu" else [info.device.index])
@@ -202,7 +216,7 @@ class Trainer:
                      scaler=self.scaler.state_dict() if self.scaler else None,
                      rng=rng, batch_in_epoch=self.batch_in_epoch,
                      epoch_loss=list(self.epoch_loss), scores=[list(s) for s in self.scores],
-                     counters=dict(self.counters))
+                     counters=dict(self.counters), budget_spent=self.budget.elapsed())
         ckpt.save_checkpoint(state, self.out_dir / ckpt.LAST)
 
     def load_last(self) -> bool:
@@ -224,6 +238,7 @@ class Trainer:
         self.epoch_loss = list(state["epoch_loss"])
         self.scores = [(float(m), int(e)) for m, e in state["scores"]]
         self.counters.update(state["counters"])
+        self.budget.spent = float(state.get("budget_spent", 0.0))
         self.last_valid = state.get("metrics", {})
         return True
 
@@ -249,15 +264,62 @@ class Trainer:
                 (self.out_dir / ckpt.epoch_name(e)).unlink(missing_ok=True)
         self.scores = [s for s in self.scores if s[1] in keep]
 
-    def write_average(self) -> Path | None:
-        k = self.config.train.average_last
-        epochs = sorted(e for _, e in self.scores)[-k:] if k > 1 else []
-        paths = [self.out_dir / ckpt.epoch_name(e) for e in epochs]
-        paths = [p for p in paths if p.is_file()]
-        if len(paths) < 2:
-            return None
-        ckpt.save_checkpoint(ckpt.average_checkpoints(paths), self.out_dir / ckpt.AVERAGED)
-        return self.out_dir / ckpt.AVERAGED
+    def choose_checkpoint(self) -> dict[str, Any]:
+        """Average the last ``average_last`` epochs, and the best ``keep_best``; validate each
+        average and keep the better one as ``averaged.pt`` only if it validates better than the
+        best single epoch (``best.pt``). Writes ``checkpoint_choice.json`` (collective)."""
+        loop, info = self.config.train, self.info
+        metric = loop.best_metric
+        self.scores = broadcast_object(self.scores, info)  # kept by the main process
+        if not self.scores:
+            return {}
+        best_score, best_epoch = self._ranked()[0]
+        candidates = [{"file": ckpt.BEST, "epochs": [best_epoch + 1], metric: best_score}]
+        groups = {}
+        if loop.average_last > 1 and self.valid_examples:
+            groups = {"last": sorted(e for _, e in self.scores)[-loop.average_last:],
+                      "best": sorted(e for _, e in self._ranked()[: max(1, loop.keep_best)])}
+        tried: set[tuple[int, ...]] = set()
+        averages: dict[tuple[int, ...], dict[str, Any]] = {}
+        for name, epochs in groups.items():
+            epochs = [e for e in epochs if (self.out_dir / ckpt.epoch_name(e)).is_file()]
+            if len(epochs) < 2 or tuple(epochs) in tried:
+                continue
+            tried.add(tuple(epochs))
+            state = None
+            if info.is_main:
+                state = ckpt.average_checkpoints(
+                    [self.out_dir / ckpt.epoch_name(e) for e in epochs])
+            state = broadcast_object(state, info)
+            score = self._validate_weights(state["model"]).get(metric, math.inf)
+            averages[tuple(epochs)] = state
+            candidates.append({"file": f"average of the {name} {len(epochs)} epochs",
+                               "epochs": [e + 1 for e in epochs], metric: score})
+        winner = min(candidates, key=lambda c: c[metric])
+        chosen = ckpt.BEST
+        if info.is_main:
+            target = self.out_dir / ckpt.AVERAGED
+            if winner["file"] != ckpt.BEST and winner[metric] < best_score:
+                state = averages[tuple(e - 1 for e in winner["epochs"])]
+                state["metrics"] = {**state.get("metrics", {}), metric: winner[metric]}
+                ckpt.save_checkpoint(state, target)
+                chosen = ckpt.AVERAGED
+            else:
+                target.unlink(missing_ok=True)  # a stale average must not be picked
+            choice = {"metric": metric, "chosen": chosen, "candidates": candidates}
+            atomic_write_text(self.out_dir / ckpt.CHOICE, json.dumps(choice, indent=1) + "\n")
+            shown = "; ".join(f"{c['file']}: {metric} {c[metric]:.4g}" for c in candidates)
+            _say(f"checkpoint choice by validation {metric}: {chosen} ({shown})", info)
+        return {"chosen": chosen, "candidates": candidates}
+
+    def _validate_weights(self, weights: dict[str, torch.Tensor]) -> dict[str, Any]:
+        """Validation metrics of the model with ``weights``, the current ones restored after."""
+        current = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.model.load_state_dict(weights)
+        try:
+            return self.validate()
+        finally:
+            self.model.load_state_dict(current)
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -419,11 +481,14 @@ class Trainer:
             self.log.truncate_after(-1)
         barrier(info)
         self.model.train()
+        self.budget.start()
         done = self.step >= self.total_steps or self.epoch >= loop.epochs
         while not done:
             self._train_epoch()
             train_loss = self.epoch_loss[0] / max(1, self.epoch_loss[1])
+            started = time.perf_counter()
             metrics = {**self.validate(), "train_loss": train_loss}
+            self.valid_seconds = time.perf_counter() - started
             self.last_valid = metrics
             row = {"kind": "valid", "epoch": self.epoch + 1, "step": self.step, **metrics}
             if info.is_main:
@@ -437,10 +502,25 @@ class Trainer:
             self.epoch += 1
             self.batch_in_epoch = 0
             self.epoch_loss = [0.0, 0]
-            done = self.step >= self.total_steps or self.epoch >= loop.epochs
+            done = (self.step >= self.total_steps or self.epoch >= loop.epochs
+                    or self.budget_stop)
             self.save_last()
             barrier(info)
         return self._finish()
+
+    def _reserve(self, train_fps: float) -> float:
+        """Seconds to keep for the end of a budgeted run: a validation (the last one's duration,
+        or before any, its frames at three times the training speed) per model the checkpoint
+        choice validates, with a margin."""
+        margin = min(5.0, 0.02 * self.budget.seconds)
+        per_validation = self.valid_seconds
+        if per_validation is None:
+            if self.step < 20:  # the first steps' speed says little (threads, caches warming)
+                return margin
+            frames = sum(ex.frames for ex in self.valid_examples)
+            per_validation = frames / max(1.0, 3.0 * train_fps)
+        averages = 2 if self.config.train.average_last > 1 else 0
+        return 1.25 * per_validation * (1 + averages) + margin
 
     def _train_epoch(self) -> None:
         info, loop, data = self.info, self.config.train, self.config.data
@@ -496,6 +576,12 @@ class Trainer:
                     self.save_last()
                 if self.step >= self.total_steps:
                     break
+                if self.budget.exhausted(self._reserve(frames / elapsed)):
+                    self.budget_stop = True
+                    _say(f"time budget of {loop.max_minutes:g} min reached at step {self.step} "
+                         f"({self.budget.elapsed() / 60:.1f} min spent): validating and "
+                         "choosing the checkpoint", info)
+                    break
         except KeyboardInterrupt:
             if bar is not None:
                 bar.close()
@@ -522,8 +608,10 @@ class Trainer:
         if self.unreadable_named:
             _say(f"warning: {len(self.unreadable_named)} unreadable training file(s) were "
                  "skipped (each named above when first met)", info)
+        choice = self.choose_checkpoint()
         if info.is_main:
-            averaged = self.write_average()
+            averaged = self.out_dir / ckpt.AVERAGED if choice.get("chosen") == ckpt.AVERAGED \
+                else None
             plot_curves(self.log.rows(), self.out_dir / "curves.png")
             best = self._ranked()[0] if self.scores else None
             result = {"epoch": self.epoch, "step": self.step,
@@ -532,20 +620,23 @@ class Trainer:
                       "best_epoch": best[1] + 1 if best else None,
                       "best_" + self.config.train.best_metric: best[0] if best else None,
                       "checkpoint": str(ckpt.find_checkpoint(self.out_dir)),
-                      "averaged": str(averaged) if averaged else None}
+                      "averaged": str(averaged) if averaged else None,
+                      "checkpoint_choice": choice}
         self.log.close()
         return broadcast_object(result, info)
 
 
 def run_training(config: TrainConfig, featurizer: Featurizer, train_records: list[Record],
                  valid_records: list[Record], out_dir: Path, resume: bool = False,
-                 tokenizer=None) -> dict:
+                 tokenizer=None, init: ckpt.SavedModel | None = None) -> dict:
     """Train a CTC model on ``train_records``, validating on ``valid_records`` each epoch.
 
     Writes ``config.yaml`` (resolved), ``last.pt`` (resume state), ``epoch-NNN.pt`` (best-k and
-    last-k), ``best.pt``, ``averaged.pt``, ``train_log.jsonl`` and ``curves.png`` into
-    ``out_dir``. Under ``torchrun`` it trains data-parallel. ``tokenizer`` (optional) replaces
-    the one built from the training texts. Returns the final metrics (same on every process).
+    last-k), ``best.pt``, ``averaged.pt`` (when an average validates better),
+    ``checkpoint_choice.json``, ``train_log.jsonl`` and ``curves.png`` into ``out_dir``. Under
+    ``torchrun`` it trains data-parallel. ``tokenizer`` (optional) replaces the one built from
+    the training texts; ``init`` (a saved model) gives the starting weights
+    (:mod:`ctc.train.init`). Returns the final metrics (same on every process).
     """
     out_dir = Path(out_dir)
     if not resume and (out_dir / ckpt.LAST).is_file():
@@ -559,7 +650,7 @@ def run_training(config: TrainConfig, featurizer: Featurizer, train_records: lis
             _say(f"note: removed {orphan.name}, left by a write that was interrupted", info)
     try:
         trainer = Trainer(config, featurizer, train_records, valid_records, out_dir, resume,
-                          tokenizer, info)
+                          tokenizer, info, init)
         result = trainer.run()
     except BaseException:
         teardown(info, synchronize=False)

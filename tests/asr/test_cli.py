@@ -266,3 +266,25 @@ def test_transcribe_and_evaluate_with_nbest_hotwords_and_confidences(capsys, tin
     rows = [json.loads(line) for line in (tmp_path / "rep" / "hypotheses.jsonl").read_text()
             .splitlines()]
     assert all(1 <= len(r["nbest"]) <= 2 and 0.0 <= r["confidence"] <= 1.0 for r in rows)
+
+
+def test_train_init_keeps_or_reestimates_cmvn(capsys, tiny_model, tmp_path):
+    from ctc.recognizer import Recognizer
+
+    base = Recognizer.load(tiny_model / "exp")
+    common = ["train", "--config", str(tiny_model / "tiny.yaml"), "--train",
+              str(tiny_model / "train.jsonl"), "--valid", str(tiny_model / "train.jsonl"),
+              "--init", str(tiny_model / "exp")]
+    code, _, err = _run(capsys, [*common, "--out", str(tmp_path / "keep")])
+    assert code == 0, err
+    assert "kept from the --init model" in err and "initialised from" in err
+    kept = Recognizer.load(tmp_path / "keep")
+    assert kept.featurizer.cmvn_mean == base.featurizer.cmvn_mean
+    code, _, err = _run(capsys, [*common, "--out", str(tmp_path / "new"), "--init-frontend",
+                                 "reestimate"])
+    assert code == 0, err
+    assert "global CMVN statistics from 4 training utterances" in err
+    code, _, err = _run(capsys, [*common, "--out", str(tmp_path / "bad"), "--set",
+                                 "model.hidden=24"])
+    assert code == 1
+    _one_line_error(err, "--init", "model.hidden=24")

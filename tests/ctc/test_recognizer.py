@@ -17,9 +17,13 @@ def expdir(train_tiny_experiment):
     return out
 
 
-def test_load_picks_averaged_then_best_then_last(expdir):
+def test_load_picks_the_validated_choice_then_best_then_last(expdir):
+    import json
+
     rec = Recognizer.load(expdir)
-    assert rec.checkpoint.name == "averaged.pt"
+    choice = json.loads((expdir / "checkpoint_choice.json").read_text())
+    assert rec.checkpoint.name == choice["chosen"]
+    assert (expdir / "averaged.pt").is_file() == (choice["chosen"] == "averaged.pt")
     assert Recognizer.load(expdir, which="last").checkpoint.name == "last.pt"
     assert Recognizer.load(expdir / "best.pt").checkpoint.name == "best.pt"
     assert not rec.model.training

@@ -59,15 +59,34 @@ def test_tiny_bilstm_overfits_to_zero_cer(tmp_path, impl):
     result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
     assert result["valid"]["cer"] == 0.0 and result["valid"]["wer"] == 0.0
     assert _valid_rows(tmp_path)[0]["cer"] > 0.5  # it learned, it did not start there
-    for name in ("config.yaml", "last.pt", "best.pt", "averaged.pt", "curves.png"):
+    for name in ("config.yaml", "last.pt", "best.pt", "checkpoint_choice.json", "curves.png"):
         assert (tmp_path / name).is_file(), name
     with pytest.raises(CarouselError, match="already holds a training run"):
         run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
     saved = load_config(tmp_path / "config.yaml")
     assert saved.model.input_dim == 8  # resolved from the featurizer
-    state = torch.load(tmp_path / "averaged.pt", weights_only=True)
-    assert len(state["averaged_from"]) == 3
+    choice = json.loads((tmp_path / "checkpoint_choice.json").read_text())
+    averages = [c for c in choice["candidates"] if c["file"].startswith("average")]
+    assert averages and len(averages[0]["epochs"]) == 3
+    # both reach CER 0: a tie keeps the single best epoch, and no averaged.pt is left to pick
+    assert choice["chosen"] == "best.pt" and not (tmp_path / "averaged.pt").exists()
+    state = torch.load(tmp_path / "best.pt", weights_only=True)
     assert state["featurizer"]["kind"] == "synthetic" and state["modality"] == "audio"
+
+
+def test_an_average_is_kept_only_when_it_validates_better(tmp_path, monkeypatch):
+    from ctc.checkpoint import find_checkpoint
+    from ctc.train import engine
+
+    monkeypatch.setattr(engine.Trainer, "_validate_weights", lambda self, w: {"cer": -1.0})
+    cfg = load_config(None, [*TINY, "train.epochs=4", "train.average_last=3"])
+    records = synthetic_records(12)
+    run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
+    choice = json.loads((tmp_path / "checkpoint_choice.json").read_text())
+    assert choice["chosen"] == "averaged.pt" and (tmp_path / "averaged.pt").is_file()
+    assert find_checkpoint(tmp_path) == tmp_path / "averaged.pt"
+    state = torch.load(tmp_path / "averaged.pt", weights_only=True)
+    assert len(state["averaged_from"]) in (2, 3)
 
 
 def test_line_cnn_overfits_images(tmp_path):
@@ -245,3 +264,53 @@ def test_ddp_two_processes_match_one_process(tmp_path):
     assert [r["utterances"] for r in rows_two] == [4, 4]
     for r1, r2 in zip(rows_one, rows_two):
         assert r1["cer"] == r2["cer"] and r1["loss"] == pytest.approx(r2["loss"], rel=1e-4)
+
+
+def test_time_budget_stops_the_run_and_its_schedule_spans_the_budget(tmp_path, capsys):
+    cfg = load_config(None, [*TINY, "train.epochs=100000", "train.max_minutes=0.05",
+                             "optim.schedule=cosine", "optim.min_lr_ratio=0.01",
+                             "train.log_every=1", "train.average_last=2"])
+    records = synthetic_records(12)
+    result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
+    err = capsys.readouterr().err
+    assert "time budget of 0.05 min reached" in err
+    assert 1 <= result["epoch"] < 100000
+    assert (tmp_path / "best.pt").is_file() and (tmp_path / "checkpoint_choice.json").is_file()
+    rows = [json.loads(line) for line in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] for r in rows if r["kind"] == "train"]
+    peak = max(lrs)
+    after = lrs[lrs.index(peak):]
+    assert all(b <= a + 1e-12 for a, b in zip(after, after[1:]))  # decays, never restarts
+    assert after[-1] < 0.6 * peak  # well into the decay when the budget ran out
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    assert 0 < state["budget_spent"] <= 0.05 * 60 + 5.0
+
+
+def test_init_copies_weights_and_resizes_the_output_layer(tmp_path, capsys):
+    from ctc.checkpoint import read_model
+    from ctc.data.tokens import CharTokenizer
+
+    cfg = load_config(None, [*TINY, "train.epochs=3", "train.average_last=0"])
+    first = synthetic_records(12)  # letters a, b, c
+    run_training(cfg, SyntheticFeaturizer(feature_dim=8), first, first, tmp_path / "a")
+    saved = read_model(tmp_path / "a")
+    second = synthetic_records(12, words=("ab", "bd", "dab"), seed=3)  # d is new, c is gone
+    tokenizer = CharTokenizer.build([r.text for r in second])
+    cfg = load_config(None, [*TINY, "train.epochs=1", "train.max_steps=1", "optim.lr=1e-12",
+                             "train.average_last=0"])
+    run_training(cfg, SyntheticFeaturizer(feature_dim=8), second, second, tmp_path / "b",
+                 tokenizer=tokenizer, init=saved)
+    assert "output rows of 4 shared symbols (1 new)" in capsys.readouterr().err
+    tuned = read_model(tmp_path / "b" / "last.pt")
+    old, new = saved.state["model"], tuned.state["model"]
+    for name in old:
+        if not name.startswith("head."):
+            torch.testing.assert_close(old[name], new[name], rtol=0, atol=1e-6, msg=name)
+    for symbol in ("<b>", " ", "a", "b"):
+        i, j = saved.tokenizer.symbols.index(symbol), tuned.tokenizer.symbols.index(symbol)
+        torch.testing.assert_close(old["head.weight"][i], new["head.weight"][j], atol=1e-6,
+                                   rtol=0)
+    other = load_config(None, [*TINY, "model.hidden=48"])
+    with pytest.raises(CarouselError, match=r"model.hidden=48 \(the checkpoint has 32\)"):
+        run_training(other, SyntheticFeaturizer(feature_dim=8), second, second, tmp_path / "c",
+                     tokenizer=tokenizer, init=saved)
