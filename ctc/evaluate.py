@@ -18,6 +18,7 @@ from ctc.data.manifest import Record
 from ctc.decode.greedy import GreedyDecoder
 from ctc.decode.hypothesis import Hypothesis
 from ctc.decode.posteriors import pad
+from ctc.distributed import broadcast_object, current_shard, gather_objects
 from ctc.errors import InputError
 from ctc.io import atomic_save, atomic_write_text
 from ctc.metrics.normalize import TextNormalizer
@@ -90,37 +91,54 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     "log_probs" (T, V)}]}`` with torch.save, for LM weight tuning. ``normalizer`` is passed to
     ``write_report`` (default: whitespace collapsing only); ``extra`` is stored in the report.
     ``nbest`` > 1 adds each record's n-best list to its row (beam-search decoders).
+
+    Under ``torchrun`` the records are shared out over the processes (every ``world``-th
+    record each) and gathered back in manifest order: the report, written by rank 0, holds the
+    same numbers as a single process's; every process returns the summary.
     """
     tokenizer = recognizer.tokenizer
     decode = decoder or greedy_decoder(tokenizer)
-    scored: list[ScoredUtterance] = []
-    rows: list[str] = []
-    items: list[dict[str, Any]] = []
-    skipped: list[str] = []
     unit = recognizer.modality.unit
-    posteriorgram: tuple | None = None
+    shard = current_shard()
+    records = list(records)
     started = time.perf_counter()
-    frames = 0
-    for window in recognizer.iter_windows(records, max_frames=max_frames,
+    mine: list[tuple] = []  # (manifest index, scored, row, dump item, error) of this process
+    indices = list(range(shard.rank, len(records), shard.world))
+    for window in recognizer.iter_windows([records[i] for i in indices], max_frames=max_frames,
                                           num_workers=num_workers):
         for result, found in zip(window, decode_window(window, decode, tokenizer.blank, nbest)):
+            index = indices[result.index]
             if found is None:
-                skipped.append(result.error or f"{result.record.id}: unreadable")
+                mine.append((index, None, None, None,
+                             result.error or f"{result.record.id}: unreadable"))
                 continue
             hyp = found[0]
             if not hyp.text and hyp.tokens:  # a caller's decoder that left the text out
                 hyp = replace(hyp, text=tokenizer.text(hyp.tokens))
             record, log_probs = result.record, result.log_probs
-            scored.append(ScoredUtterance(record.id, record.text, hyp.text, record.speaker))
             placed = make_recognition(hyp, recognizer.posteriorgram(result), tokenizer, unit,
                                       found if nbest > 1 else ())
-            rows.append(_hypothesis_row(record, placed))
-            frames += int(log_probs.shape[0])
-            if posteriorgram is None:  # the report draws one utterance's posteriors
-                posteriorgram = (record.id, log_probs, list(tokenizer.symbols),
-                                 list(zip(hyp.tokens, hyp.frames)))
+            item = None
             if dump_posteriors is not None:
-                items.append({"id": record.id, "ref": record.text, "log_probs": log_probs})
+                item = {"id": record.id, "ref": record.text, "log_probs": log_probs}
+            mine.append((index, ScoredUtterance(record.id, record.text, hyp.text,
+                                                record.speaker),
+                         _hypothesis_row(record, placed), item,
+                         (int(log_probs.shape[0]), list(zip(hyp.tokens, hyp.frames)))))
+    outcomes = sorted((o for part in gather_objects(mine, shard) for o in part),
+                      key=lambda o: o[0])  # manifest order, whatever the number of processes
+    scored = [o[1] for o in outcomes if o[1] is not None]
+    rows = [o[2] for o in outcomes if o[1] is not None]
+    items = [o[3] for o in outcomes if o[1] is not None]
+    skipped = [o[4] for o in outcomes if o[1] is None]
+    frames = sum(o[4][0] for o in outcomes if o[1] is not None)
+    posteriorgram: tuple | None = None
+    first = next((o for o in outcomes if o[1] is not None), None)
+    if first is not None:  # the report draws one utterance's posteriors
+        record = records[first[0]]
+        log_probs = (first[3]["log_probs"] if first[3] is not None else
+                     next(recognizer.iter_results([record])).log_probs)
+        posteriorgram = (record.id, log_probs, list(tokenizer.symbols), first[4][1])
     seconds = time.perf_counter() - started
     if not scored:
         reason = f"all {len(skipped)} unreadable" if skipped else "the manifest is empty"
@@ -130,11 +148,16 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
             else "greedy",
             "decode_seconds": round(seconds, 3), "output_frames": frames,
             "skipped": len(skipped), **(extra or {})}
-    atomic_write_text(Path(report_dir) / "hypotheses.jsonl", "".join(rows))
-    summary = write_report(scored, report_dir, title=title, extra=info,
-                           posteriorgram=posteriorgram, normalizer=normalizer)
-    if dump_posteriors is not None:
-        atomic_save({"tokens": list(tokenizer.symbols), "blank": int(tokenizer.blank),
-                     "word_delimiter": tokenizer.word_delimiter,
-                     "word_prefix": tokenizer.word_prefix, "items": items}, dump_posteriors)
+    summary = None
+    if shard.is_main:  # one report, written once
+        atomic_write_text(Path(report_dir) / "hypotheses.jsonl", "".join(rows))
+        summary = write_report(scored, report_dir, title=title, extra=info,
+                               posteriorgram=posteriorgram, normalizer=normalizer,
+                               hypotheses=map(json.loads, rows))
+        if dump_posteriors is not None:
+            atomic_save({"tokens": list(tokenizer.symbols), "blank": int(tokenizer.blank),
+                         "word_delimiter": tokenizer.word_delimiter,
+                         "word_prefix": tokenizer.word_prefix, "items": items},
+                        dump_posteriors)
+    summary = broadcast_object(summary, shard)
     return {**summary, "skipped": skipped}

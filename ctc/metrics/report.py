@@ -7,14 +7,17 @@
 - ``report.md``: the same for humans: rates with 95% bootstrap intervals, errors by length and by
   speaker, top confusions, the worst utterances with their alignments, the plots;
 - ``alignments.txt``: sclite-like REF/HYP/EVAL rows for every utterance;
-- ``wer_by_length.png``, ``wer_confusions.png`` (``cer_confusions.png``), ``posteriorgram.png``.
+- ``wer_by_length.png``, ``wer_confusions.png`` (``cer_confusions.png``), ``posteriorgram.png``;
+- ``index.html``: one self-contained page (``ctc.metrics.html_report``): the summary, the plots and
+  every utterance in a sortable, filterable table of aligned texts, with its audio or line image
+  when ``hypotheses`` rows are given.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from ctc.metrics.bootstrap import bootstrap_interval
 from ctc.metrics.breakdown import by_length, by_speaker
 from ctc.metrics.errors import METRIC_OF_UNIT, UtteranceErrors, utterance_errors
 from ctc.metrics.errors import units as split_units
+from ctc.metrics.html_report import PAGE, write_index
 from ctc.metrics.normalize import TextNormalizer
 
 
@@ -192,6 +196,8 @@ def _markdown(summary: dict[str, Any], results: Sequence[ScoredUtterance],
                   for k, v in summary["extra"].items()]
         lines.append("")
     lines.append("Per-utterance alignments: [alignments.txt](alignments.txt).")
+    if "index.html" in summary["files"]:
+        lines.append("Interactive page (sort, filter, listen, look): [index.html](index.html).")
     return "\n".join(lines) + "\n"
 
 
@@ -235,7 +241,9 @@ def write_report(results: Sequence[ScoredUtterance], out_dir: str | Path, *, tit
                  units: Sequence[str] = ("word", "char"),
                  posteriorgram: tuple | None = None,
                  bootstrap_samples: int = 1000, seed: int = 0,
-                 worst: int = 10, top: int = 20, plots: bool = True) -> dict[str, Any]:
+                 worst: int = 10, top: int = 20, plots: bool = True,
+                 hypotheses: Iterable[Mapping[str, Any]] | None = None,
+                 html: bool = True) -> dict[str, Any]:
     """Score ``results`` (WER and CER), write the report files, return the summary dict.
 
     Args:
@@ -249,6 +257,10 @@ def write_report(results: Sequence[ScoredUtterance], out_dir: str | Path, *, tit
         bootstrap_samples, seed: bootstrap replicates for the 95% intervals, and their seed.
         worst, top: how many worst utterances and confusion pairs to list.
         plots: write the PNG figures (matplotlib).
+        hypotheses: the ``hypotheses.jsonl`` rows of an evaluation (``path``, ``unit``,
+            ``extent``, ``words``, ``tokens`` by ``id``): the page plays each utterance's audio
+            with its word times, or shows each line image with its characters' x-ranges.
+        html: write ``index.html``.
     Returns:
         the summary: ``summary["wer"]["rate"]``, ``summary["cer"]["rate"]`` (fractions), counts,
         ``ci95``, ``by_length``, ``by_speaker``, ``confusions``, ``worst``, ``files``, ``extra``.
@@ -278,7 +290,13 @@ def write_report(results: Sequence[ScoredUtterance], out_dir: str | Path, *, tit
                                        title=f"{utt_id}: posteriorgram and decoded path")
             summary["posteriorgram"] = utt_id
             files.append("posteriorgram.png")
+    if html:
+        files.append(PAGE)
     summary["files"] = files
+    if html:
+        norm = normalizer or TextNormalizer()
+        write_index(out, summary, results, scores, [norm(r.ref) for r in results],
+                    [norm(r.hyp) for r in results], hypotheses=hypotheses)
     atomic_write_text(out / "report.md", _markdown(summary, results, scores))
     atomic_write_text(out / "report.json",
                       json.dumps(_finite(summary), indent=2, ensure_ascii=False))

@@ -5,6 +5,9 @@
     ctc score --hyp hyps.jsonl                          (JSONL records carrying "ref" and "hyp")
 
 Inputs are Kaldi ``id text`` files, JSONL or sclite ``.trn`` (see ``ctc.metrics.transcripts``).
+Every report folder gets ``index.html`` (``ctc.metrics.html_report``); an evaluation's
+``hypotheses.jsonl`` brings its audio or line images into the page, and ``--compare`` writes a
+page with both systems side by side.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from typing import Any
 from ctc.errors import InputError, cli_entry
 from ctc.metrics.compare import compare_systems, describe_comparison, write_comparison
 from ctc.metrics.errors import METRIC_OF_UNIT
+from ctc.metrics.html_report import SystemRows, read_hypotheses, source_url, write_comparison_index
 from ctc.metrics.normalize import OPTION_NAMES, TextNormalizer
-from ctc.metrics.report import ScoredUtterance, summarize, write_report
+from ctc.metrics.report import ScoredUtterance, score_unit, summarize, write_report
 from ctc.metrics.transcripts import Transcript, read_transcripts, read_utt2spk
 
 UNIT_CHOICES = {"word": ("word",), "char": ("char",), "both": ("word", "char")}
@@ -108,8 +112,13 @@ def _summary_line(summary: dict[str, Any], units: tuple[str, ...]) -> str:
 
 
 def _system_names(paths: list[Path]) -> list[str]:
+    """Short distinct names: the file stems, else their folders' names (two evaluations'
+    ``hypotheses.jsonl``), else the stems with ``_a`` and ``_b``."""
     names = [p.stem or "system" for p in paths]
     if len(set(names)) < len(names):
+        folders = [p.resolve().parent.name for p in paths]
+        if all(folders) and len(set(folders)) == len(folders):
+            return folders
         names = [f"{n}_{k}" for k, n in zip("ab", names)]
     return names
 
@@ -147,7 +156,8 @@ def run(cfg: ScoreConfig) -> dict[str, Any]:
             summary, _ = summarize(results, title=title, extra=extra, **options)
         else:
             out_dir = cfg.report if len(cfg.hyps) == 1 else cfg.report / name
-            summary = write_report(results, out_dir, title=title, extra=extra, **options)
+            summary = write_report(results, out_dir, title=title, extra=extra,
+                                   hypotheses=read_hypotheses(path) or None, **options)
         summaries[name] = summary
         prefix = f"{name}: " if len(cfg.hyps) > 1 else ""
         print(prefix + _summary_line(summary, units))
@@ -165,8 +175,29 @@ def run(cfg: ScoreConfig) -> dict[str, Any]:
         print(describe_comparison(comparison, METRIC_OF_UNIT[unit]))
     if cfg.report is not None:
         write_comparison(comparison, cfg.report)
-        print(f"report: {cfg.report / 'comparison.md'}")
+        _comparison_page(cfg, comparison, ids, refs, speakers, names, summaries, normalizer,
+                         hyp_sets)
+        print(f"report: {cfg.report / 'comparison.md'}, {cfg.report / 'index.html'}")
     return {"a": summaries[names[0]], "b": summaries[names[1]], "comparison": comparison}
+
+
+def _comparison_page(cfg: ScoreConfig, comparison: dict[str, Any], ids: list[str],
+                     refs: dict[str, str], speakers: dict[str, str | None], names: list[str],
+                     summaries: dict[str, dict[str, Any]], normalizer: TextNormalizer,
+                     hyp_sets: dict[Path, dict[str, Transcript]]) -> None:
+    """``index.html`` of the comparison: both systems' aligned hypotheses side by side."""
+    norm_refs = [normalizer(refs[i]) for i in ids]
+    systems = []
+    for name, path in zip(names, cfg.hyps):
+        hyps = [normalizer(hyp_sets[path][i].text) for i in ids]
+        scores = {unit: score_unit(norm_refs, hyps, unit) for unit in UNIT_CHOICES[cfg.unit]}
+        systems.append(SystemRows(name, hyps, scores, summaries[name]["confusions"]))
+    write_comparison_index(
+        cfg.report, comparison, ids=ids, refs=norm_refs,
+        speakers=[speakers.get(i) or hyp_sets[cfg.hyps[0]][i].speaker for i in ids],
+        systems=systems, summaries=[summaries[n] for n in names],
+        hypotheses=[read_hypotheses(p) or None for p in cfg.hyps],
+        links=[source_url(str(cfg.report / n / "index.html"), cfg.report) for n in names])
 
 
 def get_args(argv: list[str] | None) -> ScoreConfig:
@@ -185,7 +216,8 @@ def get_args(argv: list[str] | None) -> ScoreConfig:
                         f"{', '.join(OPTION_NAMES)} (whitespace is always collapsed unless "
                         f"'none')")
     parser.add_argument("--report", type=Path, help="write report.md, report.json, "
-                        "alignments.txt and plots to this directory")
+                        "alignments.txt, plots and index.html (a page to sort, filter and "
+                        "listen to each utterance) to this directory")
     parser.add_argument("--intersection", action="store_true",
                         help="score only the ids present in every file instead of failing")
     parser.add_argument("--utt2spk", type=Path, help="Kaldi utt2spk file: per-speaker table")
