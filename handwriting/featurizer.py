@@ -60,7 +60,11 @@ class LineImageFeaturizer:
 
     def normalized(self, path: str) -> tuple[np.ndarray, LineGeometry]:
         """Load ``path`` -> ``(H, W)`` float32 array and its geometry (no augmentation)."""
-        gray = load_gray(path)
+        return self.normalize_gray(load_gray(path))
+
+    def normalize_gray(self, gray: np.ndarray) -> tuple[np.ndarray, LineGeometry]:
+        """Grey levels ``(h, w)`` uint8 (a line already in memory, e.g. cut from a page) ->
+        ``(H, W)`` float32 array and its geometry in ``gray``'s pixels (no augmentation)."""
         ink, geometry = normalize_line(gray, self.height, binarize=self.binarize,
                                        contrast=self.contrast, deslant=self.deslant)
         if ink.shape[1] < self.min_width:  # keep at least a few columns for the CNN

@@ -47,10 +47,28 @@ def load_gray(path: str | os.PathLike) -> np.ndarray:
     the file when it is missing, unreadable, empty, all one colour or not line-shaped.
     """
     name = os.fspath(path)
+    gray = read_gray(name)
+    check_line_shape(gray, name)
+    return gray
+
+
+def read_gray(path: str | os.PathLike, *, transpose: bool | None = True,
+              size: tuple[int, int] | None = None) -> np.ndarray:
+    """Any image file (a line or a whole page) as ``(H, W)`` uint8 grey levels, unchecked.
+
+    ``transpose``: apply the EXIF orientation (True), not (False), or (None) only when that
+    gives ``size`` ``(width, height)`` and the stored pixels do not (a page's XML names the size
+    its coordinates refer to). InputError naming the file when it is missing or unreadable.
+    """
+    name = os.fspath(path)
     try:
         with Image.open(name) as image:
             image.seek(0)
-            image = ImageOps.exif_transpose(image)
+            if transpose or (transpose is None and size is not None
+                             and tuple(image.size) != tuple(size)):
+                turned = ImageOps.exif_transpose(image)
+                if transpose or tuple(turned.size) == tuple(size or ()):
+                    image = turned
             if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
                 rgba = image.convert("RGBA")
                 white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -64,10 +82,9 @@ def load_gray(path: str | os.PathLike) -> np.ndarray:
     except FileNotFoundError:
         raise InputError(f"{name}: image not found") from None
     except Image.DecompressionBombError as err:
-        raise InputError(f"{name}: image too large to be a text line ({err})") from None
+        raise InputError(f"{name}: image too large ({err})") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise InputError(f"{name}: unreadable image ({_reason(err)})") from None
-    check_line_shape(gray, name)
     return gray
 
 
