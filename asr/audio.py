@@ -3,11 +3,23 @@
 Everything returns mono float32 waveforms in ``[-1, 1]`` at the requested rate: channels are
 averaged (downmix) and the rate is converted with soxr's polyphase resampler. Unreadable, corrupt
 or empty files raise ``InputError`` with a one-line message naming the file.
+
+A path ending in ``|`` is a command whose standard output is the audio (Kaldi's ``wav.scp``
+"extended filename" convention, e.g. ``sox in.sph -t wav - |``): it is run by the shell, as Kaldi
+does, with a time limit (``CAROUSEL_PIPE_TIMEOUT`` seconds, default 600), its standard error
+captured and its exit status checked; a failure is one line naming the command, its status and
+the last line it wrote to standard error. The bytes are decoded with soundfile like a file. The
+last command's output is kept (up to ``PIPE_CACHE_BYTES``) so that the segments of one recording,
+read one after another, run it once.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +31,8 @@ import soxr
 from ctc.errors import InputError
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif", ".au", ".w64")
+PIPE_TIMEOUT = 600.0  # seconds; CAROUSEL_PIPE_TIMEOUT overrides
+PIPE_CACHE_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -37,24 +51,98 @@ class AudioInfo:
 
 def _reason(err: Exception) -> str:
     text = str(err).strip().splitlines()
-    return text[-1] if text else type(err).__name__
+    reason = text[-1] if text else type(err).__name__
+    return re.sub(r"^Error opening <[^>]*>: ", "", reason)  # a pipe's bytes have no name
+
+
+def is_pipe(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a command writing audio to stdout (Kaldi's ``cmd |``)."""
+    return isinstance(path, str) and path.rstrip().endswith("|")
+
+
+def pipe_command(path: str) -> str:
+    """The shell command of a ``cmd |`` path (the trailing ``|`` removed)."""
+    return path.rstrip()[:-1].strip()
+
+
+def _pipe_timeout() -> float:
+    value = os.environ.get("CAROUSEL_PIPE_TIMEOUT")
+    try:
+        return float(value) if value else PIPE_TIMEOUT
+    except ValueError:
+        raise InputError(f"CAROUSEL_PIPE_TIMEOUT must be a number of seconds, got {value!r}"
+                         ) from None
+
+
+_PIPE_LOCK = threading.Lock()
+_PIPE_CACHE: dict[str, bytes] = {}
+
+
+def run_pipe(path: str) -> bytes:
+    """Run the command of a ``cmd |`` path and return its standard output.
+
+    The shell runs it (``/bin/sh -c``, as Kaldi's ``popen``), with standard input closed and a
+    time limit; InputError naming the command when it cannot start, times out, exits non-zero
+    or writes nothing. The latest output is cached (see the module docstring).
+    """
+    with _PIPE_LOCK:
+        if path in _PIPE_CACHE:
+            return _PIPE_CACHE[path]
+    command = pipe_command(path)
+    if not command:
+        raise InputError(f"{path!r}: empty command before '|'")
+    timeout = _pipe_timeout()
+    try:
+        proc = subprocess.run(command, shell=True, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"command '{command} |' did not finish within {timeout:g} s "
+                         "(CAROUSEL_PIPE_TIMEOUT)") from None
+    except OSError as err:
+        raise InputError(f"command '{command} |' could not run ({err.strerror})") from None
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        said = f": {lines[-1].strip()}" if lines else ""
+        status = (f"killed by signal {-proc.returncode}" if proc.returncode < 0
+                  else f"exit status {proc.returncode}")
+        raise InputError(f"command '{command} |' failed ({status}){said}")
+    if not proc.stdout:
+        raise InputError(f"command '{command} |' wrote no audio to its standard output")
+    if len(proc.stdout) <= PIPE_CACHE_BYTES:
+        with _PIPE_LOCK:
+            _PIPE_CACHE.clear()
+            _PIPE_CACHE[path] = proc.stdout
+    return proc.stdout
+
+
+def _open(path: str | os.PathLike) -> sf.SoundFile:
+    """A SoundFile on ``path``, or on the output of its command for a ``cmd |`` path."""
+    if is_pipe(path):
+        return sf.SoundFile(io.BytesIO(run_pipe(str(path))))
+    return sf.SoundFile(str(path))
 
 
 def _check_exists(path: str | os.PathLike) -> None:
-    if not Path(path).is_file():
+    if not is_pipe(path) and not Path(path).is_file():
         raise InputError(f"{path}: no such audio file")
 
 
 def audio_info(path: str | os.PathLike) -> AudioInfo:
-    """Read the header of ``path``; InputError if missing, unreadable or without samples."""
+    """Read the header of ``path`` (a pipe is run); InputError if missing, unreadable or without
+    samples."""
     _check_exists(path)
     try:
-        info = sf.info(str(path))
+        if is_pipe(path):
+            with _open(path) as handle:
+                frames, rate, channels = handle.frames, handle.samplerate, handle.channels
+        else:
+            info = sf.info(str(path))
+            frames, rate, channels = info.frames, info.samplerate, info.channels
     except (sf.SoundFileError, RuntimeError, OSError) as err:
         raise InputError(f"{path}: cannot read audio ({_reason(err)})") from None
-    if info.frames <= 0 or info.samplerate <= 0:
+    if frames <= 0 or rate <= 0:
         raise InputError(f"{path}: empty audio (no samples)")
-    return AudioInfo(str(path), int(info.frames), int(info.samplerate), int(info.channels))
+    return AudioInfo(str(path), int(frames), int(rate), int(channels))
 
 
 def _downmix(block: np.ndarray) -> np.ndarray:
@@ -82,7 +170,7 @@ def load_audio(path: str | os.PathLike, sample_rate: int = 16000, start: float |
     """
     _check_exists(path)
     try:
-        with sf.SoundFile(str(path)) as handle:
+        with _open(path) as handle:
             rate = handle.samplerate
             first, stop = 0, handle.frames
             if start is not None and end is not None:
@@ -119,7 +207,7 @@ def iter_audio_blocks(path: str | os.PathLike, sample_rate: int = 16000,
         stream = soxr.ResampleStream(info.sample_rate, sample_rate, 1, dtype="float32",
                                      quality="HQ")
     try:
-        with sf.SoundFile(str(path)) as handle:
+        with _open(path) as handle:
             while True:
                 data = handle.read(block_frames, dtype="float32", always_2d=True)
                 last = data.shape[0] < block_frames

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from asr import augment, features
-from asr.audio import audio_info, load_audio
+from asr.audio import audio_info, is_pipe, load_audio
 from ctc.data.manifest import Record
 from ctc.errors import InputError
 from ctc.modality import Placement, register_featurizer
@@ -46,6 +46,18 @@ def _one_thread(device: str) -> Iterator[None]:
     finally:
         torch.set_num_threads(threads)
 CMVN_MODES = ("utterance", "global", "none")
+
+
+def load_record_audio(path: str, sample_rate: int, start: float | None = None,
+               end: float | None = None, record_id: str | None = None) -> np.ndarray:
+    """``asr.audio.load_audio``; a failing command (``cmd |`` path) is named with its record,
+    since the command alone may not say which recording it is."""
+    try:
+        return load_audio(path, sample_rate, start, end)
+    except InputError as err:
+        if record_id is not None and is_pipe(path):
+            raise InputError(f"recording of {record_id!r}: {err}") from None
+        raise
 
 
 @register_featurizer
@@ -117,12 +129,14 @@ class LogMelFeaturizer:
                  rng: np.random.Generator | None = None) -> torch.Tensor:
         """Features ``(T, F)`` float32 (CPU) of ``record``'s audio (its segment when it has
         ``start``/``end``); InputError on bad audio."""
-        wave = load_audio(record.path, self.sample_rate, record.start, record.end)
+        wave = load_record_audio(record.path, self.sample_rate, record.start, record.end,
+                                 record.id)
         return self.from_waveform(wave, train=train, rng=rng, name=record.path)
 
     def place(self, record: Record) -> tuple[torch.Tensor, Placement]:
         """Features of ``record`` (no augmentation) and where their frames lie, in seconds."""
-        wave = load_audio(record.path, self.sample_rate, record.start, record.end)
+        wave = load_record_audio(record.path, self.sample_rate, record.start, record.end,
+                                 record.id)
         feats = self.from_waveform(wave, name=record.path)
         offset = record.start or 0.0
         return feats, Placement(offset, self.hop_length, offset + wave.size / self.sample_rate)
@@ -222,7 +236,8 @@ def compute_global_cmvn(featurizer: LogMelFeaturizer, records: Iterable[Record],
         if max_utterances is not None and i >= max_utterances:
             break
         try:
-            wave = load_audio(record.path, featurizer.sample_rate, record.start, record.end)
+            wave = load_record_audio(record.path, featurizer.sample_rate, record.start,
+                                     record.end, record.id)
             stats.update(featurizer.from_waveform(wave, name=record.path, normalize=False))
         except InputError as err:
             skipped.append(str(err))

@@ -26,8 +26,9 @@ class Program:
     ``add_prepare`` registers ``prepare`` subcommands (corpus readers) on a subparsers object,
     each with ``set_defaults(run=...)``; ``doc`` is the program module's docstring, whose
     indented lines starting with the program's name are the ``--help`` examples; ``configs``:
-    where its YAML configs live. The recognition command's name and description come from the
-    modality.
+    where its YAML configs live; ``add_commands`` (optional) registers the program's own
+    top-level commands (``asr export``) on the commands' subparsers object. The recognition
+    command's name and description come from the modality.
     """
 
     prog: str
@@ -36,6 +37,7 @@ class Program:
     add_prepare: Callable[[argparse._SubParsersAction], None]
     doc: str
     configs: str
+    add_commands: Callable[[argparse._SubParsersAction], None] | None = None
 
     def parser(self) -> argparse.ArgumentParser:
         examples = [line for line in self.doc.splitlines()
@@ -54,6 +56,8 @@ class Program:
         add_train_parser(commands, self.modality, self.configs)
         add_evaluate_parser(commands, self.modality)
         add_recognize_parser(commands, self.modality)
+        if self.add_commands is not None:
+            self.add_commands(commands)
         return parser
 
     def main(self) -> Main:

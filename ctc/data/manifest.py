@@ -71,7 +71,8 @@ def validate_record(obj: dict, where: str) -> Record:
 
 
 def iter_manifest(path: str | os.PathLike) -> Iterator[Record]:
-    """Yield the records of a JSONL manifest lazily, resolving relative paths against its folder."""
+    """Yield the records of a JSONL manifest lazily, resolving relative paths against its folder
+    (not commands: a ``path`` ending in ``|``)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"manifest not found: {path}")
@@ -90,7 +91,8 @@ def iter_manifest(path: str | os.PathLike) -> Iterator[Record]:
             if record.id in seen:
                 raise InputError(f"{where}: duplicate id {record.id!r}")
             seen.add(record.id)
-            if not os.path.isabs(record.path):
+            if not os.path.isabs(record.path) and not record.path.rstrip().endswith("|"):
+                # (a path ending in "|" is a command writing the audio: Kaldi's wav.scp pipes)
                 record = Record(**{**asdict(record), "path": str(base / record.path)})
             yield record
 
