@@ -11,7 +11,7 @@ EXTRAS := dev,bpe,flashlight
 APT_PACKAGES := espeak-ng sox libsndfile1 fonts-dkg-handwriting fonts-bwht fonts-breip \
 	fonts-kristi fonts-klee fonts-rufscript fonts-sjfonts fonts-comic-neue fonts-dancingscript \
 	fonts-ecolier-court fonts-femkeklaver fonts-kaushanscript fonts-leckerli-one fonts-lobster \
-	fonts-havana fonts-tlwg-purisa-ttf fonts-yusei-magic \
+	fonts-havana fonts-tlwg-purisa-ttf fonts-yusei-magic chromium \
 	cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev
 CSRC := $(shell find ctc/csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh')
 EXT_STAMP := build/.extension-built
@@ -19,7 +19,7 @@ KENLM_BIN := build/kenlm/bin
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-slow test-all venv system-packages build kenlm-tools lint bench bench-decode \
-	bench-score bench-train bench-transcribe clean
+	bench-score bench-train bench-transcribe bench-report clean
 
 demo: $(EXT_STAMP)
 	$(PY) tools/demo.py $(DEMO_ARGS)
@@ -91,6 +91,10 @@ bench-train: $(EXT_STAMP)
 
 bench-transcribe: $(EXT_STAMP)
 	$(PY) tools/bench_transcribe.py
+
+# the report page (index.html) of 100k utterances in headless Chromium: size, load, filter, sort
+bench-report: $(EXT_STAMP)
+	$(PY) tools/bench_report.py
 
 clean:
 	rm -rf build ctc/_C*.so *.egg-info

@@ -20,7 +20,7 @@
                   sort: "index", dir: 1, page: 0, size: 100, view: UNITS[0] };
   const timings = { parse: parseMs };
   let view = new Uint32Array(0);
-  let haystack = null;
+  let haystack = null, searchBuilt = 0;
   const hypCache = SYS.map(() => new Array(N));
   const keyCache = new Map();
 
@@ -72,16 +72,25 @@
   const differs = (i) => UNITS.some((u) => SYS[0].err[u][i] !== SYS[1].err[u][i]
                                           || hypText(0, i) !== hypText(1, i));
 
-  /* Lower-cased "id ref hyp..." of every row, built on the first text search. */
-  function searchText(i) {
-    if (haystack === null) {
-      haystack = new Array(N);
-      for (let j = 0; j < N; j++) {
-        let text = D.ids[j] + "\n" + D.ref[j];
-        for (let s = 0; s < SYS.length; s++) text += "\n" + hypText(s, j);
-        haystack[j] = text.toLowerCase();
-      }
+  /* Lower-cased "id ref hyp..." of every row: built in slices while the page is idle after the
+   * first render (hypotheses are rebuilt for it), or at once by a search that comes earlier. */
+  function buildSearch(upto) {
+    if (haystack === null) haystack = new Array(N);
+    for (; searchBuilt < upto; searchBuilt++) {
+      const j = searchBuilt;
+      let text = D.ids[j] + "\n" + D.ref[j];
+      for (let s = 0; s < SYS.length; s++) text += "\n" + hypText(s, j);
+      haystack[j] = text.toLowerCase();
     }
+    if (searchBuilt >= N && timings.searchIndex === undefined) timings.searchIndex = performance.now();
+  }
+  function buildSearchWhenIdle() {
+    if (searchBuilt >= N) return;
+    buildSearch(Math.min(N, searchBuilt + 2000));
+    setTimeout(buildSearchWhenIdle, 0);
+  }
+  function searchText(i) {
+    if (i >= searchBuilt) buildSearch(N);
     return haystack[i];
   }
 
@@ -211,7 +220,7 @@
     for (const u of UNITS) {
       if (COMPARE) {
         const a = SYS[0].err[u][i], b = SYS[1].err[u][i], d = b - a;
-        const cls = d < 0 ? "n better" : d > 0 ? "n worse" : "n";
+        const cls = d < 0 ? "n d better" : d > 0 ? "n d worse" : "n d";
         parts.push(`<td class="n">${a}</td><td class="n">${b}</td>`,
                    `<td class="${cls}">${d > 0 ? "+" + d : d}</td>`);
       } else {
@@ -388,6 +397,7 @@
   bind();
   apply();
   timings.firstRender = performance.now();
+  setTimeout(buildSearchWhenIdle, 250);
   window.carouselReport = {
     state, timings, apply, render, hypText,
     matching: () => view.length,
