@@ -6,12 +6,22 @@ backward, on all available cores, of:
 * ``ctc``:   log_probs (T, N, C) leaf -> CTC loss (mean) -> backward   (ours vs torch's op);
 * ``fused``: logits leaf -> ours from logits, vs torch log_softmax + CTC -> backward.
 
-Each implementation runs in its own subprocess; its peak memory is the peak resident set size
-during its first forward+backward minus the resident size before it (Linux: the peak is reset
-through /proc/self/clear_refs; elsewhere getrusage's maxrss, which can hide it). Before timing,
-the main process checks that loss and gradient agree with torch (max abs difference printed).
+Every measurement is a fresh process (``--procs`` of them per implementation, ours and torch's
+interleaved so that a change of load hits both): one untimed call, whose peak memory is recorded
+(the peak resident set size during it minus the resident size before it; Linux: reset through
+/proc/self/clear_refs, elsewhere getrusage's maxrss, which can hide it), then ``--repeats``
+timed calls, of which the process reports the median. A row prints the median over the
+processes and their spread (min-max, and (max - min) / median for ours). Before timing, the
+main process checks that loss and gradient agree with torch (max abs difference printed).
 
-    python tools/bench_ctc.py [--repeats 5] [--cases 0,1,2] [--threads N]
+The arithmetic limit of a case is its recursion cells (sum over utterances and frames of the
+states a path can occupy, 2S + 1 at most) times 7 multiply-adds per cell (3 for alpha, 3 for
+beta, 1 for their product), at the rate of double-precision FMAs this machine issues on the
+same threads with the kernel's vector width (``ctc._C.fma_rate``, measured at the start);
+"limit" is that time as a share of ours. For wide vocabularies the dense (T, N, C) part
+(softmax, the gradient's memory traffic) is outside this limit and dominates.
+
+    python tools/bench_ctc.py [--procs 5] [--repeats 3] [--cases 0,1,2,3,4] [--threads N]
 """
 
 from __future__ import annotations
@@ -28,10 +38,13 @@ import time
 import torch
 
 CASES = [  # (N, T, S, C)
-    (32, 800, 200, 32),
-    (32, 400, 80, 1000),
-    (8, 3000, 600, 32),
+    (32, 800, 200, 32),    # characters
+    (32, 400, 80, 1000),   # 1k BPE
+    (8, 3000, 600, 32),    # long utterances, few of them
+    (32, 400, 80, 5000),   # 5k BPE
+    (64, 1600, 400, 32),   # a LibriSpeech-sized batch of characters
 ]
+MADDS_PER_CELL = 7
 
 
 def make_inputs(case: tuple[int, int, int, int], seed: int = 0):
@@ -41,6 +54,13 @@ def make_inputs(case: tuple[int, int, int, int], seed: int = 0):
     logits = torch.randn(t, n, c, generator=gen) * 3
     targets = torch.randint(1, c, (n, s), generator=gen)
     return logits, targets, torch.full((n,), t), torch.full((n,), s)
+
+
+def recursion_cells(frames: int, target: int) -> int:
+    """States a complete path can occupy, summed over the frames of one utterance."""
+    states = 2 * target + 1
+    return sum(min(2 * t + 1, states - 1) - max(0, states - 2 * (frames - t)) + 1
+               for t in range(frames))
 
 
 def step(impl: str, mode: str, x: torch.Tensor, targets, il, tl) -> torch.Tensor:
@@ -95,7 +115,7 @@ def worker(impl: str, mode: str, case_index: int, repeats: int) -> dict:
         start = time.perf_counter()
         step(impl, mode, x, targets, il, tl)
         times.append(time.perf_counter() - start)
-    return {"median": statistics.median(times), "min": min(times), "peak_mib": peak_kib / 1024}
+    return {"median": statistics.median(times), "peak_mib": peak_kib / 1024}
 
 
 def run_worker(impl: str, mode: str, case_index: int, repeats: int, threads: int) -> dict:
@@ -117,7 +137,8 @@ def max_abs_diff(case_index: int, mode: str) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--procs", type=int, default=5, help="fresh processes per measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per process")
     parser.add_argument("--cases", default=",".join(str(i) for i in range(len(CASES))))
     parser.add_argument("--modes", default="ctc,fused")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -129,21 +150,41 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(impl, mode, int(case_index), args.repeats)))
         return 0
 
-    print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats} "
-          "forward+backward runs (float32)")
-    header = (f"{'case (N,T,S,C)':<22} {'mode':<6} {'torch s':>9} {'ours s':>9} {'speed-up':>9} "
-              f"{'torch MiB':>10} {'ours MiB':>9} {'|dloss|':>9} {'|dgrad|':>9}")
+    from ctc._ext import load_extension
+
+    fma_rate = load_extension().fma_rate(args.threads, 1.0)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {args.threads} threads, float32; each time the median over "
+          f"{args.procs} fresh processes (each: the median of {args.repeats} forward+backward "
+          f"calls after one untimed call), [min-max] of the processes")
+    print(f"arithmetic limit at {fma_rate / 1e9:.1f} G double FMA/s ({args.threads} threads, "
+          f"measured), {MADDS_PER_CELL} multiply-adds per recursion cell; load average "
+          f"{load:.2f} at the start")
+    header = (f"{'case (N,T,S,C)':<20} {'mode':<5} {'torch s [min-max]':>22} "
+              f"{'ours s [min-max]':>22} {'spread':>7} {'speed-up':>8} {'limit':>6} "
+              f"{'torch MiB':>9} {'ours MiB':>8} {'|dloss|':>8} {'|dgrad|':>8}")
     print(header)
     print("-" * len(header))
     for case_index in (int(i) for i in args.cases.split(",")):
+        n, t, s, _ = CASES[case_index]
+        limit_s = n * recursion_cells(t, s) * MADDS_PER_CELL / fma_rate
         for mode in args.modes.split(","):
             dloss, dgrad = max_abs_diff(case_index, mode)
-            theirs = run_worker("torch", mode, case_index, args.repeats, args.threads)
-            ours = run_worker("ours", mode, case_index, args.repeats, args.threads)
-            ratio = theirs["median"] / ours["median"]
-            print(f"{CASES[case_index]!s:<22} {mode:<6} {theirs['median']:>9.4f} "
-                  f"{ours['median']:>9.4f} {ratio:>8.1f}x {theirs['peak_mib']:>10.1f} "
-                  f"{ours['peak_mib']:>9.1f} {dloss:>9.2e} {dgrad:>9.2e}", flush=True)
+            runs: dict[str, list[dict]] = {"torch": [], "ours": []}
+            for _ in range(args.procs):  # interleaved: a change of load hits both
+                for impl in runs:
+                    runs[impl].append(run_worker(impl, mode, case_index, args.repeats,
+                                                 args.threads))
+            times = {impl: [r["median"] for r in rs] for impl, rs in runs.items()}
+            med = {impl: statistics.median(v) for impl, v in times.items()}
+            mib = {impl: statistics.median(r["peak_mib"] for r in rs) for impl, rs in runs.items()}
+            spread = (max(times["ours"]) - min(times["ours"])) / med["ours"]
+            cols = {impl: f"{med[impl]:.4f} [{min(v):.4f}-{max(v):.4f}]"
+                    for impl, v in times.items()}
+            print(f"{CASES[case_index]!s:<20} {mode:<5} {cols['torch']:>22} {cols['ours']:>22} "
+                  f"{100 * spread:>6.0f}% {med['torch'] / med['ours']:>7.1f}x "
+                  f"{100 * limit_s / med['ours']:>5.1f}% {mib['torch']:>9.1f} {mib['ours']:>8.1f} "
+                  f"{dloss:>8.1e} {dgrad:>8.1e}", flush=True)
     return 0
 
 

@@ -11,6 +11,7 @@
 
 #include "../bindings.h"
 #include "ctc_loss.h"
+#include "fma_rate.h"
 
 #ifdef WITH_CUDA
 #include <c10/cuda/CUDAStream.h>
@@ -236,6 +237,10 @@ void bind_loss(pybind11::module_& m) {
         "CTC negative log-likelihood per utterance (float64) and, if want_grad, its gradient "
         "w.r.t. the inputs (exact d loss / d log_probs, or softmax - occupancy for logits), "
         "scaled per utterance by grad_weights. Returns (costs, grad or None, numerics_used: 0 scaled, 1 log).");
+  m.def("fma_rate", &ctc::fma_rate, py::arg("threads"), py::arg("seconds") = 0.5,
+        py::call_guard<py::gil_scoped_release>(),
+        "Double-precision fused multiply-adds per second that `threads` threads issue together "
+        "on four-double vectors (the CTC kernel's width): the arithmetic limit of benchmarks.");
 }
 
 }  // namespace carousel
