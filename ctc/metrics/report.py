@@ -32,6 +32,7 @@ from ctc.metrics.errors import METRIC_OF_UNIT, UtteranceErrors, utterance_errors
 from ctc.metrics.errors import units as split_units
 from ctc.metrics.html_report import PAGE, write_index
 from ctc.metrics.normalize import TextNormalizer
+from ctc.metrics.scripts import report_section
 
 
 @dataclass(frozen=True)
@@ -297,7 +298,10 @@ def write_report(results: Sequence[ScoredUtterance], out_dir: str | Path, *, tit
         norm = normalizer or TextNormalizer()
         write_index(out, summary, results, scores, [norm(r.ref) for r in results],
                     [norm(r.hyp) for r in results], hypotheses=hypotheses)
-    atomic_write_text(out / "report.md", _markdown(summary, results, scores))
+    scripts_md = ""
+    if "char" in scores:  # character accuracy by script and category, top confusions
+        summary["scripts"], scripts_md = report_section(results, normalizer, top)
+    atomic_write_text(out / "report.md", _markdown(summary, results, scores) + scripts_md)
     atomic_write_text(out / "report.json",
                       json.dumps(_finite(summary), indent=2, ensure_ascii=False))
     return summary
