@@ -19,7 +19,7 @@ KENLM_BIN := build/kenlm/bin
 PYTEST_ARGS ?=
 
 .PHONY: demo test test-slow test-all venv system-packages build kenlm-tools lint bench bench-decode \
-	bench-score bench-train bench-transcribe bench-report clean
+	bench-score bench-train bench-transcribe bench-report bench-recognize clean
 
 demo: $(EXT_STAMP)
 	$(PY) tools/demo.py $(DEMO_ARGS)
@@ -91,6 +91,9 @@ bench-train: $(EXT_STAMP)
 
 bench-transcribe: $(EXT_STAMP)
 	$(PY) tools/bench_transcribe.py
+
+bench-recognize: $(EXT_STAMP)
+	$(PY) tools/bench_recognize.py
 
 # the report page (index.html) of 100k utterances in headless Chromium: size, load, filter, sort
 bench-report: $(EXT_STAMP)
