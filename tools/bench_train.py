@@ -1,10 +1,19 @@
 """Training throughput of a BiLSTM-CTC model: carousel's CTC loss vs torch's, in the same run.
 
 Times full training steps (forward, CTC loss, backward, Adam step) of a conv2d-subsampled
-3x320 BiLSTM on synthetic 80-dim features and prints input frames per second for each loss and
-their ratio. With ``--encoders`` it also times the ways to run the backward direction exactly:
-our per-sequence reversal, ``pack_padded_sequence``, and (not exact, for reference) a plain
-bidirectional ``nn.LSTM`` over the padded batch.
+3x320 BiLSTM on synthetic 80-dim features and prints input frames per second and milliseconds
+per step for each way of computing the loss:
+
+* ``torch``: the model's log_softmax, then ``torch.nn.functional.ctc_loss``;
+* ``carousel log-probs``: the model's log_softmax, then carousel's loss (the path training took
+  before the engine handed logits to the loss);
+* ``carousel fused``: the model's logits into carousel's fused loss (``ctc_loss_from_logits``),
+  what training uses now (``ctc.train.ctc_impl``).
+
+Then the loss alone: from the logits to their gradient (log_softmax included where the path has
+it), on the model's own outputs. With ``--encoders`` it also times the ways to run the backward
+direction exactly: our per-sequence reversal, ``pack_padded_sequence``, and (not exact, for
+reference) a plain bidirectional ``nn.LSTM`` over the padded batch.
 
     python tools/bench_train.py [--batches 6] [--batch 16] [--frames 400] [--encoders]
 """
@@ -20,7 +29,7 @@ import torch
 from torch import nn
 
 from ctc.models import ModelConfig, build_model
-from ctc.train.ctc_impl import get_ctc_loss
+from ctc.train.ctc_impl import CTCLossFn, get_ctc_loss
 
 
 def synthetic_batches(n_batches: int, batch: int, frames: int, feature_dim: int, vocab: int,
@@ -39,15 +48,15 @@ def synthetic_batches(n_batches: int, batch: int, frames: int, feature_dim: int,
     return out
 
 
-def time_training(model: nn.Module, loss_fn, batches, repeats: int) -> list[float]:
+def time_training(model: nn.Module, loss_fn: CTCLossFn, batches, repeats: int) -> list[float]:
     """Frames/s of each repeat over all ``batches``."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     rates = []
     for _ in range(repeats):
         frames, start = 0, time.perf_counter()
         for x, lengths, targets, target_lengths in batches:
-            log_probs, out_lengths = model(x, lengths)
-            loss = loss_fn(log_probs, targets, out_lengths, target_lengths).sum() / len(lengths)
+            outputs, out_lengths = model(x, lengths, output=loss_fn.input)
+            loss = loss_fn(outputs, targets, out_lengths, target_lengths).sum() / len(lengths)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -56,19 +65,21 @@ def time_training(model: nn.Module, loss_fn, batches, repeats: int) -> list[floa
     return rates
 
 
-def time_loss_only(model: nn.Module, impls: dict, batches, repeats: int) -> dict[str, float]:
-    """Median seconds per batch of the CTC loss's forward and backward alone, on the model's
-    own log-probabilities (computed once)."""
+def time_loss_only(model: nn.Module, impls: dict[str, CTCLossFn], batches, repeats: int
+                   ) -> dict[str, float]:
+    """Median seconds per batch from the model's logits (computed once) to their gradient:
+    log_softmax (for the paths that take log-probabilities), the loss, and their backward."""
     with torch.no_grad():
-        inputs = [(*model(x, lengths), targets, target_lengths)
+        inputs = [(*model(x, lengths, output="logits"), targets, target_lengths)
                   for x, lengths, targets, target_lengths in batches]
     times: dict[str, list[float]] = {name: [] for name in impls}
     for _ in range(repeats + 1):
         for name, fn in impls.items():
             start = time.perf_counter()
-            for log_probs, out_lengths, targets, target_lengths in inputs:
-                lp = log_probs.detach().requires_grad_()
-                fn(lp, targets, out_lengths, target_lengths).sum().backward()
+            for logits, out_lengths, targets, target_lengths in inputs:
+                z = logits.detach().requires_grad_()
+                scores = z.log_softmax(-1) if fn.input == "log_probs" else z
+                fn(scores, targets, out_lengths, target_lengths).sum().backward()
             times[name].append((time.perf_counter() - start) / len(inputs))
     return {name: statistics.median(values[1:]) for name, values in times.items()}
 
@@ -121,26 +132,33 @@ def main(argv: list[str] | None = None) -> int:
 
     impls = {"torch": get_ctc_loss("torch")}
     try:
-        impls["carousel"] = get_ctc_loss("carousel")
+        impls["carousel log-probs"] = get_ctc_loss("carousel", from_logits=False)
+        impls["carousel fused"] = get_ctc_loss("carousel")
     except Exception as err:  # the compiled loss is optional here
         print(f"carousel CTC not available ({err}); timing torch only")
     time_training(model, impls["torch"], batches[:1], 1)  # warm-up
     rates: dict[str, list[float]] = {name: [] for name in impls}
-    for _ in range(args.repeats):  # interleaved, so load changes hit both alike
+    for _ in range(args.repeats):  # interleaved, so load changes hit both
         for name, fn in impls.items():
             rates[name] += time_training(model, fn, batches, 1)
-    for name, values in rates.items():
-        print(f"  CTC {name:<9} {statistics.median(values):10.0f} frames/s "
-              f"(median of {len(values)})")
-    if "carousel" in rates:
-        ratio = statistics.median(rates["carousel"]) / statistics.median(rates["torch"])
-        print(f"  ratio carousel/torch: {ratio:.2f}x (whole training step)")
+    frames_per_step = sum(int(b[1].sum()) for b in batches) / len(batches)
+    medians = {name: statistics.median(values) for name, values in rates.items()}
+    for name, rate in medians.items():
+        print(f"  CTC {name:<19} {rate:9.0f} frames/s  {1000 * frames_per_step / rate:8.1f} "
+              f"ms per step  (median of {len(rates[name])})")
+    if "carousel fused" in medians:
+        before, after = medians["carousel log-probs"], medians["carousel fused"]
+        print(f"  whole step, carousel fused vs carousel log-probs (before): "
+              f"{after / before:.3f}x throughput, "
+              f"{1000 * frames_per_step * (1 / before - 1 / after):.1f} ms less per step")
+        print(f"  whole step, carousel fused vs torch: {after / medians['torch']:.3f}x")
     loss_only = time_loss_only(model, impls, batches, args.repeats)
     for name, seconds in loss_only.items():
-        print(f"  CTC {name:<9} loss alone (forward + backward): {1000 * seconds:8.2f} ms/batch")
-    if "carousel" in loss_only:
-        print(f"  ratio torch/carousel time, loss alone: "
-              f"{loss_only['torch'] / loss_only['carousel']:.2f}x")
+        print(f"  CTC {name:<19} logits to their gradient: {1000 * seconds:8.2f} ms per step")
+    if "carousel fused" in loss_only:
+        fused, unfused = loss_only["carousel fused"], loss_only["carousel log-probs"]
+        print(f"  loss alone, torch / carousel fused: {loss_only['torch'] / fused:.1f}x, "
+              f"carousel log-probs / carousel fused: {unfused / fused:.2f}x")
 
     if args.encoders:
         torch.manual_seed(0)
