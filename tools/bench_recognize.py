@@ -4,7 +4,8 @@ lines of similar width (``htr recognize --batch-size``), on the same lines and m
 Two timings per batch size: the forward passes alone (``handwriting.recognize.run_lines`` on
 normalised lines) and the whole posterior stage of ``htr recognize`` (reading the PNG files,
 normalising, forward passes: ``document_posteriorgrams``). Each is the median of ``--repeats``
-runs after an untimed warm-up run. The model is the IAM mini recipe's architecture
+runs after an untimed warm-up run; the batch sizes take turns within each round of runs, so a
+machine whose load changes slows them alike. The model is the IAM mini recipe's architecture
 (``recipes/iam/conf/mini.yaml``: line CNN 16-32-48-64, 2 x 128 BiLSTM, height 40) with random
 weights (throughput does not depend on them), or a trained one with ``--model``; the lines are
 rendered text of 10 to 70 characters.
@@ -19,6 +20,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -72,14 +74,18 @@ def render_lines(folder: Path, count: int, seed: int) -> list[str]:
     return paths
 
 
-def median_time(run, repeats: int) -> tuple[float, list[float]]:
-    run()  # warm-up, untimed
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def median_times(runs: dict[int, Callable[[], object]], repeats: int) -> dict[int, float]:
+    """The median time of each run over ``repeats`` rounds (one untimed warm-up each first),
+    the runs taking turns within a round."""
+    for run in runs.values():
         run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+    times: dict[int, list[float]] = {key: [] for key in runs}
+    for _ in range(repeats):
+        for key, run in runs.items():
+            start = time.perf_counter()
+            run()
+            times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(values) for key, values in times.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,19 +116,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.repeats} runs after a warm-up")
         print("| batch size | forward lines/s | x | read+normalise+forward lines/s | x |")
         print("|---|---|---|---|---|")
-        reference = None
+        forward = median_times({b: lambda b=b: run_lines(recognizer, inks, b)
+                                for b in args.batch_sizes}, args.repeats)
+        whole = median_times({b: lambda b=b: list(document_posteriorgrams(recognizer, paths,
+                                                                          batch_size=b))
+                              for b in args.batch_sizes}, args.repeats)
+        first = args.batch_sizes[0]
         for batch in args.batch_sizes:
-            forward, _ = median_time(lambda b=batch: run_lines(recognizer, inks, b),
-                                     args.repeats)
-            whole, _ = median_time(
-                lambda b=batch: list(document_posteriorgrams(recognizer, paths, batch_size=b)),
-                args.repeats)
-            rates = (len(paths) / forward, len(paths) / whole)
-            if reference is None:
-                reference = rates
-            print(f"| {batch} | {rates[0]:.1f} | {rates[0] / reference[0]:.2f} | "
-                  f"{rates[1]:.1f} | {rates[1] / reference[1]:.2f} |")
-            sys.stdout.flush()
+            print(f"| {batch} | {len(paths) / forward[batch]:.1f} | "
+                  f"{forward[first] / forward[batch]:.2f} | {len(paths) / whole[batch]:.1f} | "
+                  f"{whole[first] / whole[batch]:.2f} |")
     return 0
 
 

@@ -189,6 +189,29 @@ class Documents:
         path.write_text(xml, encoding="utf-8")
         return path
 
+    def compose_page(self, name: str, line_images, texts) -> tuple[Path, list[DrawnLine]]:
+        """A page made of line images (e.g. generated handwriting lines) pasted one under the
+        other; each line's polygon is its image's outline (a little skewed), its baseline at
+        three quarters of its height."""
+        images = [Image.open(p).convert("L") for p in line_images]
+        width = max(im.width for im in images) + 160
+        height = max(sum(im.height + 30 for im in images) + 200, 820)
+        page = Image.new("L", (width, height), 235)
+        lines, y = [], 100
+        for i, (image, text) in enumerate(zip(images, texts)):
+            x = 60 + 10 * (i % 3)
+            page.paste(image, (x, y))
+            w, h = image.size
+            polygon = [(x, y + 2), (x + w // 2, y), (x + w - 1, y + 2), (x + w - 1, y + h - 1),
+                       (x, y + h - 1)]
+            base = y + (3 * h) // 4
+            lines.append(DrawnLine(f"l{i + 1}", text, polygon, [(x + 4, base), (x + w - 4, base)]))
+            y += h + 30
+        path = self.root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.save(path)
+        return path, lines
+
     def line_folder(self, folder: str, texts) -> list[Path]:
         """``NAME.png`` + ``NAME.gt.txt`` per text (a None text: no .gt.txt)."""
         font = ImageFont.load_default(size=30)
