@@ -16,6 +16,7 @@ import torch
 from ctc.checkpoint import read_model
 from ctc.data.batching import pad_features
 from ctc.data.manifest import Record
+from ctc.distributed import resolve_device
 from ctc.errors import InputError
 from ctc.modality import (
     Featurizer,
@@ -26,23 +27,6 @@ from ctc.modality import (
     modality_of,
 )
 from ctc.models import CTCModel
-
-DEVICES = ("cpu", "cuda", "auto")
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; InputError for cuda on a machine without it."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(device)
-    except RuntimeError:
-        raise InputError(f"--device {device}: choose one of {', '.join(DEVICES)}") from None
-    if device.type not in ("cpu", "cuda"):
-        raise InputError(f"--device {device}: choose one of {', '.join(DEVICES)}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise InputError(f"--device {device}: no CUDA device is available")
-    return device
 
 
 @dataclass(frozen=True)

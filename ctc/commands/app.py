@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from ctc.commands.evaluate import add_evaluate_parser
 from ctc.commands.recognize import add_recognize_parser
 from ctc.commands.train import add_train_parser
+from ctc.distributed import end_shard
 from ctc.errors import Main, cli_entry
 from ctc.modality import Modality
 
@@ -65,6 +66,8 @@ class Program:
 
         def main(argv: list[str] | None = None) -> int:
             args = self.parser().parse_args(argv)
-            return args.run(args)
+            status = args.run(args)
+            end_shard()
+            return status
 
         return cli_entry(self.prog)(main)

@@ -33,11 +33,13 @@ def add_evaluate_parser(commands: argparse._SubParsersAction, modality: Modality
     evaluate.set_defaults(run=lambda args: run_evaluate(args, modality))
 
 
-def load_recognizer(model: str, device: str, modality: Modality):
-    """The model at ``model``; InputError when it was trained for another modality."""
+def load_recognizer(model: str, device: str, modality: Modality, local_rank: int = 0):
+    """The model at ``model`` (on ``cuda:local_rank`` for ``cuda`` under torchrun); InputError
+    when it was trained for another modality."""
+    from ctc.distributed import resolve_device
     from ctc.recognizer import Recognizer
 
-    recognizer = Recognizer.load(model, device)
+    recognizer = Recognizer.load(model, resolve_device(device, local_rank))
     if recognizer.modality.name != modality.name:
         raise InputError(f"{recognizer.checkpoint}: a {recognizer.modality.title} model, not "
                          f"{modality.title}")
@@ -47,12 +49,14 @@ def load_recognizer(model: str, device: str, modality: Modality):
 def run_evaluate(args: argparse.Namespace, modality: Modality) -> int:
     from ctc.data.manifest import read_manifest
     from ctc.decode import build_decoder
+    from ctc.distributed import current_shard
     from ctc.evaluate import evaluate
 
     if Path(args.report).exists() and not Path(args.report).is_dir():
         raise InputError(f"--report {args.report}: exists and is not a folder")
     config = decode_config(args, args.model)
-    recognizer = load_recognizer(args.model, args.device, modality)
+    shard = current_shard()
+    recognizer = load_recognizer(args.model, args.device, modality, shard.local_rank)
     records = read_manifest(args.manifest)
     decoder = build_decoder(config, recognizer.tokenizer)
     label = config.label()
@@ -60,6 +64,8 @@ def run_evaluate(args: argparse.Namespace, modality: Modality) -> int:
     summary = evaluate(recognizer, records, args.report, decoder=decoder, title=title,
                        dump_posteriors=args.dump_posteriors, extra={"decoder": label},
                        nbest=config.nbest)
+    if not shard.is_main:  # rank 0 speaks for the run
+        return 1 if summary.get("skipped") else 0
     print(f"model: {recognizer.checkpoint}")
     wer, cer = summary["wer"], summary["cer"]
     print(f"{title}: WER {100 * wer['rate']:.2f}% "

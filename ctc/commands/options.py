@@ -15,8 +15,8 @@ from pathlib import Path
 
 from ctc.decode.config import BACKENDS, DEFAULTS, DecodeConfig
 from ctc.decode.tuned import TUNED_FILE, tuned_weights
+from ctc.distributed import DEVICES
 from ctc.errors import InputError
-from ctc.recognizer import DEVICES
 
 DEFAULT_HOTWORD_WEIGHT = 5.0
 

@@ -54,9 +54,13 @@ def output_names(inputs: list[str], suffix: str) -> dict[str, str]:
 
 
 def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
+    """Recognise every input; under ``torchrun`` each process takes every ``world``-th input,
+    writes its own output files, and rank 0 prints the standard output in input order and the
+    failures (the exit status is the same on every process)."""
     from tqdm import tqdm
 
     from ctc.decode import build_decoder
+    from ctc.distributed import broadcast_object, current_shard, gather_objects
     from ctc.io import atomic_write_text
     from ctc.results import recognize_all
 
@@ -67,35 +71,53 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
     if not inputs:
         raise InputError(f"no {modality.input_noun}s found in {' '.join(args.inputs)}")
     config = decode_config(args, args.model)
-    recognizer = load_recognizer(args.model, args.device, modality)
+    shard = current_shard()
+    recognizer = load_recognizer(args.model, args.device, modality, shard.local_rank)
     decoder = build_decoder(config, recognizer.tokenizer)
     output = modality.writers[args.format]
     names = output_names(inputs, output.suffix)
     prog = prog_of(args)
-    failures: list[str] = []
-    total, unit = modality.measure_inputs(inputs)
-    bar = tqdm(total=round(total, 1), unit=unit, desc="recognising", disable=args.quiet or None,
-               file=sys.stderr,
+    mine = inputs[shard.rank::shard.world]
+    total, unit = modality.measure_inputs(mine)
+    bar = tqdm(total=round(total, 1), unit=unit, desc="recognising",
+               disable=args.quiet or not shard.is_main or None, file=sys.stderr,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}<{remaining}]")
-    for source, grams in modality.posteriorgrams(recognizer, inputs, args, bar.update):
+    printed: list[tuple[int, str]] = []  # (input position, text for stdout)
+    failures: list[tuple[int, str]] = []
+    position = {source: i for i, source in enumerate(inputs)}
+    for source, grams in modality.posteriorgrams(recognizer, mine, args, bar.update):
         if isinstance(grams, InputError):
-            failures.append(str(grams))
-            bar.write(f"{prog}: skipped: {grams}", file=sys.stderr)
+            failures.append((position[source], str(grams)))
+            if shard.world == 1:
+                bar.write(f"{prog}: skipped: {grams}", file=sys.stderr)
             continue
         results = recognize_all(grams, decoder, recognizer.tokenizer, modality.unit,
                                 config.nbest)
         content = output.write(source, results)
         if out_dir is not None:
             atomic_write_text(out_dir / names[source], content)
-        elif args.format == "txt" and len(inputs) > 1:
-            for line in content.splitlines():
-                bar.write(f"{source}\t{line}", file=sys.stdout)
-        else:
+            continue
+        if args.format == "txt" and len(inputs) > 1:
+            content = "".join(f"{source}\t{line}\n" for line in content.splitlines())
+        if shard.world == 1:
             bar.write(content.rstrip("\n"), file=sys.stdout)
-        sys.stdout.flush()
+            sys.stdout.flush()
+        else:
+            printed.append((position[source], content))
     bar.close()
+    if shard.world > 1:  # rank 0 prints everything in input order
+        printed = sorted(p for part in gather_objects(printed, shard) for p in part)
+        failures = sorted(f for part in gather_objects(failures, shard) for f in part)
+        if shard.is_main:
+            for _, content in printed:
+                sys.stdout.write(content if content.endswith("\n") else content + "\n")
+            for _, message in failures:
+                print(f"{prog}: skipped: {message}", file=sys.stderr)
+            sys.stdout.flush()
+    status = 0
     if failures:
-        print(f"{prog}: error: {len(failures)} of {len(inputs)} {modality.input_noun}s skipped "
-              "(unreadable)", file=sys.stderr)
-        return 1
-    return 0
+        if shard.is_main:
+            print(f"{prog}: error: {len(failures)} of {len(inputs)} {modality.input_noun}s "
+                  "skipped (unreadable)", file=sys.stderr)
+        status = 1
+    return int(broadcast_object(status, shard))

@@ -29,6 +29,15 @@ from ctc.data.batching import Batch, BucketBatchSampler, PadCollate, bucket_batc
 from ctc.data.manifest import Record
 from ctc.data.tokens import tokenizer_from_dict
 from ctc.decode.greedy import greedy_decode
+from ctc.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    barrier,
+    broadcast_object,
+    gather_objects,
+    setup_distributed,
+    teardown,
+)
 from ctc.errors import CarouselError
 from ctc.io import atomic_write_text, remove_orphan_temporaries
 from ctc.loss.feasibility import required_frames_batch
@@ -38,15 +47,6 @@ from ctc.models import CTCModel, build_model
 from ctc.train.config import TrainConfig, check_resume, save_config
 from ctc.train.ctc_impl import get_ctc_loss
 from ctc.train.dataset import FeaturizedDataset
-from ctc.train.distributed import (
-    DistInfo,
-    all_reduce_sum,
-    barrier,
-    broadcast_object,
-    gather_objects,
-    setup_distributed,
-    teardown,
-)
 from ctc.train.init import check_architecture, initialize_from
 from ctc.train.monitor import MetricsLog, plot_curves
 from ctc.train.prepare import build_tokenizer, prepare_examples

@@ -104,7 +104,7 @@ def test_checkpoints_from_before_modality_names_still_load(expdir, tmp_path):
 
 
 def test_device_auto_and_missing_cuda():
-    from ctc.recognizer import resolve_device
+    from ctc.distributed import resolve_device
 
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected

@@ -138,7 +138,7 @@ def test_recognize_command_json_and_exit_status(tmp_path, capsys, monkeypatch):
     gray[8:24, 10:190] = 0
     Image.fromarray(gray).save(good)
     monkeypatch.setattr("ctc.commands.recognize.load_recognizer",
-                        lambda model, device, modality: _FakeRecognizer())
+                        lambda *_: _FakeRecognizer())
     assert cli.main(["recognize", str(tmp_path / "lines"), "--model", "x",
                      "--format", "json"]) == 0
     row = json.loads(capsys.readouterr().out.strip())
