@@ -66,7 +66,7 @@ def hypotheses_rows(results: list[ScoredUtterance]) -> list[dict]:
 def measure(page_path: Path) -> dict:
     """Open the page and run the filters and sorts; the timings (milliseconds)."""
     out: dict = {}
-    with Browser() as browser:
+    with Browser(extra_flags=("--enable-precise-memory-info",)) as browser:
         page = browser.new_page(1280, 900)
         started = time.perf_counter()
         page.goto(page_path, timeout=600)

@@ -21,8 +21,9 @@ Data layout (``page_data``), columns of U rows so 100,000 utterances stay compac
 - ``confusions``: ``[system, unit, kind (S|D|I), ref, hyp, count]``, the summary's top ones;
   ``conf``: per row, the indices of those it contains (0 when none);
 - ``media``: null, or ``kind`` ("audio" | "image"), ``src`` (relative URL per row), ``extent``
-  (seconds or original-image width), ``spans[s]`` (per row ``[text, start, end, confidence]``
-  of the words (audio) or tokens (image), in seconds or original-image pixels).
+  (seconds or original-image width), ``spans[s]`` (per row one string, see ``encode_spans``:
+  the words (audio) or tokens (image) with their start, end (milliseconds, or original-image
+  pixels: positions divided by ``scale``) and confidence, read only when the row is shown).
 """
 
 from __future__ import annotations
@@ -226,11 +227,32 @@ def page_data(*, title: str, ids: Sequence[str], refs: Sequence[str],
         kind = "image" if kinds == {"image"} else "audio"
         first = next(ms for ms in per_system if ms)
         rows = [first.get(i) for i in ids]
-        data["media"] = {"kind": kind, "src": [m["src"] if m else None for m in rows],
-                         "extent": [m["extent"] if m else None for m in rows],
-                         "spans": [[(ms.get(i) or {}).get("spans") or 0 for i in ids]
-                                   if ms else None for ms in per_system]}
+        scale = 1000 if kind == "audio" else 1
+        data["media"] = {
+            "kind": kind, "scale": scale, "src": [m["src"] if m else None for m in rows],
+            "extent": [m["extent"] if m else None for m in rows],
+            "spans": [[encode_spans((ms.get(i) or {}).get("spans") or (), scale,
+                                    system.hyps[k] if kind == "audio" else None)
+                       for k, i in enumerate(ids)] if ms else None
+                      for ms, system in zip(per_system, systems)]}
     return data
+
+
+def encode_spans(spans: Sequence[Sequence[Any]], scale: float, hyp: str | None = None) -> str:
+    """One row's spans as one string (parsed by the page only when the row is shown): lines
+    ``text TAB start TAB end TAB confidence``, positions times ``scale`` rounded to integers
+    (milliseconds for audio) or to 0.1, confidence in percent (empty when unknown). When the
+    texts are the words of ``hyp`` they are left out (the page takes them from there)."""
+    if not spans:
+        return ""
+    same = hyp is not None and [str(x[0]) for x in spans] == collapse(hyp).split()
+
+    def number(x: float) -> str:
+        v = x * scale
+        return str(round(v)) if scale != 1 else f"{v:.1f}".rstrip("0").rstrip(".")
+
+    return "\n".join(f"{'' if same else x[0]}\t{number(x[1])}\t{number(x[2])}\t"
+                     f"{'' if x[3] is None else round(100 * x[3])}" for x in spans)
 
 
 def _json_for_script(data: Any) -> str:
@@ -288,9 +310,9 @@ def _speaker_tables(summary: Mapping[str, Any], units: Sequence[str], label: str
                  "<th class='n'>del %</th><th class='n'>ins %</th><th class='n'>err %</th>"
                  f"<th class='n'>s.err %</th></tr></thead><tbody>{body}</tbody></table>")
         title = f"By {label} ({METRIC_OF_UNIT[unit].upper()}, {len(rows)} {label}s)"
-        parts.append(f"<details{' open' if len(rows) <= 30 else ''}><summary>{_esc(title)}"
-                     f"</summary>{table}</details>")
-    return "".join(parts)
+        parts.append(f"<div><details{' open' if len(rows) <= 30 else ''}><summary>"
+                     f"{_esc(title)}</summary>{table}</details></div>")
+    return f"<div class='grid'>{''.join(parts)}</div>" if parts else ""
 
 
 def _confusion_lists(data: Mapping[str, Any], system: int, units: Sequence[str]) -> str:

@@ -191,9 +191,21 @@
     return `<div class="al-lines ${unit}">${parts.join("")}</div>`;
   }
 
+  /* [text, start, end, confidence] of the words or tokens of system s on row i. */
+  function spansOf(s, i) {
+    const raw = M.spans[s] && M.spans[s][i];
+    if (!raw) return [];
+    const hw = M.kind === "audio" ? words(hypText(s, i)) : [];
+    return raw.split("\n").map((line, k) => {
+      const [t, a, b, c] = line.split("\t");
+      return [t || hw[k] || "", Number(a) / M.scale, Number(b) / M.scale,
+              c === "" || c === undefined ? null : Number(c) / 100];
+    });
+  }
+
   function mediaHtml(s, i) {
     if (!M || !M.src[i]) return "";
-    const spans = (M.spans[s] && M.spans[s][i]) || [];
+    const spans = spansOf(s, i);
     const src = esc(M.src[i]);
     if (M.kind === "audio") {
       const player = s === 0 ? `<audio controls preload="none" src="${src}"></audio>` : "";
