@@ -604,11 +604,14 @@ class Utterance {
   // One block of alpha_scaled; returns its exponent. kEdge: the block holds an end of the
   // window [lo, hi], whose outer lanes are set to zero.
   template <bool kEdge>
-  static int32_t alpha_block(const double* e, const double* p, const int32_t* kp, double* m,
-                             int64_t blk, int64_t lo, int64_t hi, const double* sk) {
+  __attribute__((always_inline)) static int32_t alpha_block(
+      const double* e, const double* p, const int32_t* kp, double* m, int64_t blk, int64_t lo,
+      int64_t hi, const double* sk) {
     const int64_t j_lo = lo >> 2, j_hi = hi >> 2;
     const int64_t first = blk * kVectorsPerBlock;
-    const int64_t j0 = std::max(j_lo, first), j1 = std::min(j_hi, first + kVectorsPerBlock - 1);
+    const int64_t j0 = kEdge ? std::max(j_lo, first) : first;
+    const int64_t j1 = kEdge ? std::min(j_hi, first + kVectorsPerBlock - 1)
+                             : first + kVectorsPerBlock - 1;
     const int32_t base = std::max(kp[blk], kp[blk - 1]);
     if (base == kNone) {
       for (int64_t j = j0; j <= j1; ++j) store4(m + 4 * j, splat4(0.0));
@@ -627,15 +630,19 @@ class Utterance {
       mx = vmax(mx, x);
       ++j;
     }
-    const v4d f = splat4(fs);
-#pragma GCC unroll 8
-    for (; j <= j1; ++j) {
-      const int64_t s = 4 * j;
+    auto body = [&](int64_t jj, v4d f) {
+      const int64_t s = 4 * jj;
       v4d x = f * load4(e + s) *
               (load4(p + s) + load4(p + s - 1) + load4(sk + s) * load4(p + s - 2));
-      if (kEdge && (j == j_lo || j == j_hi)) x = keep_window(x, s, lo, hi);
+      if (kEdge && (jj == j_lo || jj == j_hi)) x = keep_window(x, s, lo, hi);
       store4(m + s, x);
       mx = vmax(mx, x);
+    };
+    if (kEdge) {
+      for (; j <= j1; ++j) body(j, splat4(fs));
+    } else {  // whole block: seven more vectors
+#pragma GCC unroll 7
+      for (int64_t i = 1; i < kVectorsPerBlock; ++i) body(first + i, splat4(fs));
     }
     return renormalise(m, j0, j1, base, hmax(mx));
   }
@@ -717,11 +724,13 @@ class Utterance {
   // One block of beta_{t-1} (window [lo, hi] of frame t-1) from q = e_t beta_t; returns its
   // exponent. kEdge: the block holds an end of the window.
   template <bool kEdge>
-  static int32_t beta_block(const double* q, const int32_t* kq, double* b, int64_t blk,
-                            int64_t lo, int64_t hi, const double* sk) {
+  __attribute__((always_inline)) static int32_t beta_block(
+      const double* q, const int32_t* kq, double* b, int64_t blk, int64_t lo, int64_t hi,
+      const double* sk) {
     const int64_t j_lo = lo >> 2, j_hi = hi >> 2;
     const int64_t first = blk * kVectorsPerBlock, last = first + kVectorsPerBlock - 1;
-    const int64_t j0 = std::max(j_lo, first), j1 = std::min(j_hi, last);
+    const int64_t j0 = kEdge ? std::max(j_lo, first) : first;
+    const int64_t j1 = kEdge ? std::min(j_hi, last) : last;
     const int32_t base = std::max(kq[blk], kq[blk + 1]);
     if (base == kNone) {
       for (int64_t j = j0; j <= j1; ++j) store4(b + 4 * j, splat4(0.0));
@@ -731,14 +740,18 @@ class Utterance {
     const double fn = pow2_nonpositive(kq[blk + 1] - base);
     const v4d f = splat4(fs);
     v4d mx = splat4(0.0);
-    const int64_t j_end = std::min(j1, last - 1);
-#pragma GCC unroll 8
-    for (int64_t j = j0; j <= j_end; ++j) {
+    auto body = [&](int64_t j) {
       const int64_t s = 4 * j;
       v4d x = f * (load4(q + s) + load4(q + s + 1) + load4(sk + s + 2) * load4(q + s + 2));
       if (kEdge && (j == j_lo || j == j_hi)) x = keep_window(x, s, lo, hi);
       store4(b + s, x);
       mx = vmax(mx, x);
+    };
+    if (kEdge) {
+      for (int64_t j = j0, end = std::min(j1, last - 1); j <= end; ++j) body(j);
+    } else {  // whole block: seven vectors, then the last
+#pragma GCC unroll 7
+      for (int64_t i = 0; i < kVectorsPerBlock - 1; ++i) body(first + i);
     }
     if (j1 == last) {  // states 30 and 31 of the block read states of the next block
       const int64_t s = 4 * last;
