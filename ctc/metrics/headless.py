@@ -146,6 +146,8 @@ class Browser:
         os.close(from_browser)
 
         def child_fds() -> None:
+            # runs in the child before exec; close_fds=False keeps what dup2 makes (Python opens
+            # every other descriptor non-inheritable, PEP 446)
             os.dup2(high_in, 3)
             os.dup2(high_out, 4)
 
