@@ -279,3 +279,35 @@ class Browser:
                 pass
         self._read = self._write = -1
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ctc.metrics.headless PAGE OUT.png [--js CODE]``: a screenshot of a page (how
+    ``docs/report-page.png`` is made), after running ``--js`` in it; prints console errors."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ctc.metrics.headless",
+                                     description=main.__doc__.splitlines()[0])
+    parser.add_argument("page", help="a URL or a local HTML file")
+    parser.add_argument("out", type=Path, help="the PNG to write")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=900)
+    parser.add_argument("--js", action="append", default=[],
+                        help="JavaScript to run before the screenshot (repeatable; promises "
+                             "are awaited)")
+    parser.add_argument("--full-page", action="store_true", help="the whole page, not the view")
+    args = parser.parse_args(argv)
+    with Browser() as browser:
+        page = browser.new_page(args.width, args.height)
+        page.goto(args.page)
+        for code in args.js:
+            page.evaluate(code)
+        page.evaluate("new Promise((done) => requestAnimationFrame(() => setTimeout(done, 100)))")
+        page.screenshot(args.out, full_page=args.full_page)
+        for error in page.errors():
+            print(f"console error: {error}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
