@@ -30,9 +30,16 @@ class MetricsLog:
                 self.writer = SummaryWriter(str(tensorboard_dir))
 
     def rows(self) -> list[dict[str, Any]]:
+        """The rows written so far; a line torn by a killed process is left out."""
         if not self.path.is_file():
             return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        out = []
+        for line in self.path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return out
 
     def truncate_after(self, step: int) -> None:
         kept = [r for r in self.rows() if r.get("step", 0) <= step]
