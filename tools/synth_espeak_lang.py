@@ -1,0 +1,346 @@
+"""Generate telephone-band espeak-ng speech in one language, in the LibriSpeech layout.
+
+For pretraining (or mixing into) a model of a small real corpus in that language, such as the
+Asterisk prompts of ``tools/build_asterisk.py``. Many voices speak:
+
+- the training transcripts (``--text``, one per line, e.g. the corpus's ``lm-text.txt``);
+- new word sequences drawn from a bigram chain over those transcripts ("shuffled n-grams");
+- more text of the language (``--more-text FILE``, repeatable; ``--more-text mo`` takes the
+  translated messages of the gettext catalogues installed under
+  ``/usr/share/locale/LANG/LC_MESSAGES``, whole sentences of 3 to 14 words without digits,
+  symbols or format codes).
+
+No line that is, or contains, a held-out text (``--exclude FILE``, e.g. ``heldout-text.txt``)
+is spoken: a sentence equal to a held-out text, or holding one of at least three words, is
+dropped. Texts are normalised like the corpus (``ctc.data.normalize``) and restricted to the
+characters of the training text and the language's alphabet.
+
+Voices: the language's espeak-ng voices (es: es, es-419; fr: fr-fr, fr-be, fr-ch; it: it) with
+variants (``+m1`` ... ``+f5``, ``+klatt`` ...), each speaker with its own rate and pitch. The
+audio is made to sound like a telephone: resampled to 8 kHz, band-passed to 300-3400 Hz (4th
+order Butterworth), with a random level, low noise, and for a share of the utterances
+8-bit mu-law coding. Subsets: ``train-espeak`` and a small ``dev-espeak`` of held-out voices.
+Synthesis runs in a process pool; existing files are kept (a rerun resumes).
+
+Usage: ``python tools/synth_espeak_lang.py --lang es --root data/espeak-es --utterances 3000
+--text data/asterisk-es/lm-text.txt --exclude data/asterisk-es/heldout-text.txt --more-text mo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gettext
+import glob
+import io
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from ctc.data.normalize import TextNormalizer
+from ctc.errors import InputError
+from ctc.io import atomic_write_text
+
+ACCENTS = {"es": ["es", "es-419"], "fr": ["fr-fr", "fr-be", "fr-ch"], "it": ["it"],
+           "en": ["en-us", "en-gb"], "de": ["de"], "pt": ["pt", "pt-br"]}
+ALPHABETS = {"es": "áéíóúüñ", "fr": "àâæçéèêëîïôœùûüÿ", "it": "àèéìíîòóùú", "de": "äöüß",
+             "pt": "áâãàçéêíóôõú", "en": ""}
+VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
+            "klatt", "klatt2", "klatt3", "klatt4"]
+SAMPLE_RATE = 8000
+BAND = (300.0, 3400.0)
+PER_CHAPTER = 50
+_BAD_MESSAGE = re.compile(r"[%{}<>_=/\\@#$&*+|~^\[\]\d]|--|\bhttps?\b")
+
+
+@dataclass(frozen=True)
+class Job:
+    path: str
+    text: str
+    voice: str
+    rate: int
+    pitch: int
+    gain: float
+    noise_db: float
+    mulaw: bool
+    seed: int
+
+
+def normalizer() -> TextNormalizer:
+    return TextNormalizer(digits="skip", symbols="skip", brackets="skip")
+
+
+def read_lines(path: Path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file; InputError naming the file otherwise."""
+    try:
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read ({err})") from None
+
+
+def catalogue_sentences(lang: str, locale_root: Path = Path("/usr/share/locale")) -> list[str]:
+    """Raw sentences of the translated messages in ``LOCALE_ROOT/LANG/LC_MESSAGES/*.mo``."""
+    out = []
+    for path in sorted(glob.glob(str(locale_root / lang / "LC_MESSAGES" / "*.mo"))):
+        try:
+            with open(path, "rb") as handle:
+                catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
+        except (OSError, UnicodeDecodeError, gettext.__dict__.get("Error", OSError)) as _:
+            continue
+        except Exception:  # a malformed catalogue: gettext raises various types
+            continue
+        for key, value in catalog.items():
+            if not key or not isinstance(value, str):
+                continue
+            for piece in re.split(r"[\n.!?:;]+", value):
+                piece = piece.strip()
+                if piece and not _BAD_MESSAGE.search(piece):
+                    out.append(piece)
+    return out
+
+
+def clean_texts(lines: list[str], allowed: set[str], min_words: int = 1,
+                max_words: int = 30) -> list[str]:
+    """Normalised, de-duplicated lines within the allowed characters and lengths."""
+    norm = normalizer()
+    seen, out = set(), []
+    for line in lines:
+        text = norm(line)
+        if not text or text in seen or not min_words <= len(text.split()) <= max_words:
+            continue
+        if set(text) - allowed:
+            continue
+        seen.add(text)
+        out.append(text)
+    return out
+
+
+def held_out_filter(held_out: list[str]):
+    """A predicate: True when a sentence may be spoken (it is no held-out text and holds none
+    of at least three words)."""
+    exact = set(held_out)
+    long_ones = [f" {h} " for h in held_out if len(h.split()) >= 3]
+
+    def allowed(sentence: str) -> bool:
+        if sentence in exact:
+            return False
+        padded = f" {sentence} "
+        return not any(h in padded for h in long_ones)
+
+    return allowed
+
+
+def bigram_sentences(texts: list[str], count: int, rng: random.Random,
+                     max_words: int = 16) -> list[str]:
+    """``count`` word sequences from a bigram random walk over ``texts`` (sentence starts
+    drawn from the texts' first words; a walk ends at a sentence end or ``max_words``)."""
+    follow: dict[str, list[str]] = defaultdict(list)
+    starts = []
+    for text in texts:
+        words = text.split()
+        starts.append(words[0])
+        for a, b in zip(words, [*words[1:], "</s>"]):
+            follow[a].append(b)
+    out = []
+    for _ in range(count * 3):
+        if len(out) >= count or not starts:
+            break
+        words = [rng.choice(starts)]
+        while len(words) < max_words:
+            nxt = rng.choice(follow[words[-1]]) if follow[words[-1]] else "</s>"
+            if nxt == "</s>":
+                break
+            words.append(nxt)
+        if len(words) >= 3:
+            out.append(" ".join(words))
+    return out
+
+
+def telephone(wave: np.ndarray, rate: int, job: Job) -> np.ndarray:
+    """Resample to 8 kHz, band-pass 300-3400 Hz, level, noise and optional mu-law coding."""
+    from scipy.signal import butter, sosfilt
+
+    wave = soxr.resample(wave.astype(np.float32), rate, SAMPLE_RATE, quality="HQ")
+    sos = butter(4, BAND, btype="bandpass", fs=SAMPLE_RATE, output="sos")
+    wave = sosfilt(sos, wave).astype(np.float32)
+    peak = float(np.abs(wave).max()) or 1.0
+    wave = wave * (job.gain / peak)
+    rng = np.random.default_rng(job.seed)
+    rms = float(np.sqrt(np.mean(wave ** 2))) or 1e-3
+    wave = wave + rng.normal(0.0, rms * 10 ** (-job.noise_db / 20), size=wave.shape)
+    wave = np.clip(wave, -1.0, 1.0)
+    if job.mulaw:
+        mu = 255.0
+        coded = np.sign(wave) * np.log1p(mu * np.abs(wave)) / np.log1p(mu)
+        coded = np.round((coded + 1) / 2 * mu) / mu * 2 - 1
+        wave = np.sign(coded) * ((1 + mu) ** np.abs(coded) - 1) / mu
+    return wave.astype(np.float32)
+
+
+def synthesize(job: Job) -> str | None:
+    """Render one utterance (unless its file exists); an error line or None."""
+    target = Path(job.path)
+    if target.exists():
+        return None
+    cmd = ["espeak-ng", "-v", job.voice, "-s", str(job.rate), "-p", str(job.pitch), "--stdout",
+           job.text]
+    proc = subprocess.run(cmd, capture_output=True, check=False)
+    if proc.returncode != 0 or len(proc.stdout) < 100:
+        return f"{target.name}: espeak-ng failed ({proc.stderr.decode(errors='replace').strip()})"
+    wave, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32")
+    if wave.ndim == 2:
+        wave = wave.mean(axis=1)
+    wave = telephone(wave, rate, job)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    sf.write(tmp, wave, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
+    os.replace(tmp, target)
+    return None
+
+
+def plan_voices(lang: str, count: int, rng: random.Random) -> list[tuple[str, int, int]]:
+    """``count`` distinct (voice, rate, pitch) speakers of the language."""
+    combos = [(f"{a}+{v}" if v else a) for a in ACCENTS[lang] for v in VARIANTS]
+    rng.shuffle(combos)
+    if count > len(combos):
+        raise InputError(f"at most {len(combos)} distinct {lang} voices; {count} requested")
+    return [(voice, rng.randint(130, 190), rng.randint(20, 80)) for voice in combos[:count]]
+
+
+def build(lang: str, root: Path, *, utterances: int, dev_utterances: int = 100,
+          text: Path, more_text: list[str], exclude: list[Path], seed: int = 1,
+          speakers: int = 30, dev_speakers: int = 4, repeat_share: float = 0.4,
+          bigram_share: float = 0.2, mulaw_prob: float = 0.5, jobs: int = 0,
+          log=print) -> dict[str, int]:
+    """Write the corpus under ``root/LibriSpeech``; return utterances per subset."""
+    if lang not in ACCENTS:
+        raise InputError(f"--lang {lang}: espeak-ng voices known for {', '.join(ACCENTS)}")
+    if shutil.which("espeak-ng") is None:
+        raise InputError("espeak-ng not found: install it (apt-get install espeak-ng)")
+    rng = random.Random(seed)
+    raw_train = read_lines(text)
+    allowed_chars = set("abcdefghijklmnopqrstuvwxyz' ") | set(ALPHABETS.get(lang, ""))
+    train_texts = clean_texts(raw_train, allowed_chars | set("".join(raw_train)), 1, 1000)
+    allowed_chars |= set("".join(train_texts))
+    held = [h for p in exclude for h in clean_texts(read_lines(p), allowed_chars | set(
+        "".join(read_lines(p))), 1, 1000)]
+    may_speak = held_out_filter(held)
+    extra_raw: list[str] = []
+    for source in more_text:
+        if source == "mo":
+            extra_raw += catalogue_sentences(lang)
+        else:
+            extra_raw += read_lines(Path(source))
+    extra = [t for t in clean_texts(extra_raw, allowed_chars, 3, 14) if may_speak(t)]
+    train_texts = [t for t in train_texts if may_speak(t)]
+    n_repeat = round(repeat_share * utterances) if extra else round(
+        (repeat_share + (1 - repeat_share - bigram_share)) * utterances)
+    n_bigram = round(bigram_share * utterances)
+    n_extra = utterances - n_repeat - n_bigram
+    sentences = [train_texts[i % len(train_texts)] for i in range(n_repeat)] if train_texts \
+        else []
+    sentences += [t for t in bigram_sentences(train_texts, n_bigram * 2, rng) if may_speak(t)
+                  ][:n_bigram]
+    rng.shuffle(extra)
+    if len(extra) > dev_utterances:  # dev: other text, by held-out voices
+        dev_texts, pool = extra[:dev_utterances], extra[dev_utterances:]
+    else:
+        dev_texts, pool = rng.sample(train_texts, min(dev_utterances, len(train_texts))), extra
+    sentences += pool[:n_extra]
+    while len(sentences) < utterances and train_texts:  # not enough other text: repeat
+        sentences.append(rng.choice(train_texts))
+    rng.shuffle(sentences)
+    voices = plan_voices(lang, speakers + dev_speakers, rng)
+    plan = {"train-espeak": (voices[:speakers], sentences),
+            "dev-espeak": (voices[speakers:], dev_texts)}
+    corpus = root / "LibriSpeech"
+    job_list: list[Job] = []
+    transcripts: dict[Path, list[str]] = defaultdict(list)
+    for s, (subset, (spk_voices, texts)) in enumerate(plan.items()):
+        counts: dict[int, int] = defaultdict(int)
+        for i, sentence in enumerate(texts):
+            k = i % len(spk_voices)
+            voice, rate, pitch = spk_voices[k]
+            spk = 1000 + 100 * s + k
+            n = counts[spk]
+            counts[spk] += 1
+            chapter = spk * 10 + n // PER_CHAPTER
+            utt = f"{spk}-{chapter}-{n % PER_CHAPTER:04d}"
+            folder = corpus / subset / str(spk) / str(chapter)
+            transcripts[folder / f"{spk}-{chapter}.trans.txt"].append(f"{utt} {sentence}\n")
+            job_list.append(Job(str(folder / f"{utt}.flac"), sentence, voice,
+                                rate + rng.randint(-10, 10), pitch + rng.randint(-5, 5),
+                                rng.uniform(0.3, 0.95), rng.uniform(25.0, 45.0),
+                                rng.random() < mulaw_prob, rng.randrange(2**31)))
+    errors = []
+    with ProcessPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool_ex:
+        errors = [e for e in pool_ex.map(synthesize, job_list, chunksize=16) if e]
+    for line in errors:
+        log(f"warning: {line}")
+    failed = {Path(e.split(":", 1)[0]).stem for e in errors}
+    for path, lines in transcripts.items():
+        atomic_write_text(path, "".join(sorted(ln for ln in lines
+                                               if ln.split(" ", 1)[0] not in failed)))
+    atomic_write_text(corpus / "SPEAKERS.TXT", "".join(
+        f"{1000 + 100 * s + k} | {subset} | {v} | {r} | {p}\n"
+        for s, (subset, (spk_voices, _)) in enumerate(plan.items())
+        for k, (v, r, p) in enumerate(spk_voices)))
+    atomic_write_text(root / "text.txt", "".join(f"{t}\n" for t in sentences))
+    stats = {"train-espeak": len(sentences) - len(failed), "dev-espeak": len(dev_texts)}
+    log(f"espeak-ng {lang} corpus at {corpus}: {stats} ({n_repeat} training transcripts, "
+        f"{n_bigram} bigram sequences, {len(pool[:n_extra])} other sentences of "
+        f"{len(extra)} available; {len(held)} held-out texts excluded)")
+    if errors:
+        raise InputError(f"{len(errors)} utterances failed to synthesize")
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lang", required=True, help=f"language ({', '.join(ACCENTS)})")
+    parser.add_argument("--root", type=Path, required=True, help="output root")
+    parser.add_argument("--utterances", type=int, default=3000, help="training utterances")
+    parser.add_argument("--dev-utterances", type=int, default=100)
+    parser.add_argument("--text", type=Path, required=True,
+                        help="training transcripts, one per line (e.g. lm-text.txt)")
+    parser.add_argument("--more-text", action="append", default=[],
+                        help="more text: a file (one sentence per line) or 'mo' (the installed "
+                             "gettext catalogues of the language); repeatable")
+    parser.add_argument("--exclude", type=Path, action="append", default=[],
+                        help="held-out texts never to speak (e.g. heldout-text.txt)")
+    parser.add_argument("--speakers", type=int, default=30)
+    parser.add_argument("--dev-speakers", type=int, default=4)
+    parser.add_argument("--repeat-share", type=float, default=0.4,
+                        help="share of the utterances that speak the training transcripts")
+    parser.add_argument("--bigram-share", type=float, default=0.2,
+                        help="share of bigram word sequences of the training transcripts")
+    parser.add_argument("--mulaw-prob", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--jobs", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        build(args.lang, args.root, utterances=args.utterances,
+              dev_utterances=args.dev_utterances, text=args.text, more_text=args.more_text,
+              exclude=args.exclude, seed=args.seed, speakers=args.speakers,
+              dev_speakers=args.dev_speakers, repeat_share=args.repeat_share,
+              bigram_share=args.bigram_share, mulaw_prob=args.mulaw_prob, jobs=args.jobs)
+    except InputError as err:
+        print(f"synth_espeak_lang: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
