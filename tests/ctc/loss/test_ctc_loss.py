@@ -76,6 +76,34 @@ def test_brute_force_loss_and_gradient(seed, numerics):
     torch.testing.assert_close(grad[:, 0], expected_grad, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("numerics", ["auto", "log"])
+@pytest.mark.parametrize("fused", [False, True])
+def test_recomputed_segments_match_float64_reference(numerics, fused):
+    # targets long enough that alpha is kept at checkpoints and recomputed segment by segment
+    # (S = 500: about 64 frames per segment), with padding frames, repeats and a blank that is
+    # not 0; checked against the float64 autograd reference, utterance by utterance
+    gen = torch.Generator().manual_seed(12)
+    frames, classes, blank = 1400, 40, 39
+    x = torch.randn(frames, 3, classes, dtype=torch.float64, generator=gen) * 2
+    if not fused:
+        x = x.log_softmax(-1)
+    x.requires_grad_()
+    targets = torch.randint(0, blank, (3, 500), generator=gen)
+    targets[0, 100:140] = 7  # a run of repeats
+    il, tl = [1400, 1111, 700], [500, 333, 0]
+    costs, grad, used = ctc_costs(x, targets, il, tl, blank=blank, logits=fused,
+                                  numerics=numerics)
+    assert (used == (1 if numerics == "log" else 0)).all()
+    for n in range(3):
+        scores = x.detach()[: il[n], n].clone().requires_grad_()
+        lp = scores.log_softmax(-1) if fused else scores
+        expected = ctc_loss_reference(lp, targets[n, : tl[n]].tolist(), blank)
+        (expected_grad,) = torch.autograd.grad(expected, scores)
+        assert costs[n].item() == pytest.approx(expected.item(), rel=1e-11)
+        torch.testing.assert_close(grad[: il[n], n], expected_grad, rtol=1e-8, atol=1e-11)
+        assert torch.all(grad[il[n]:, n] == 0)
+
+
 def test_reference_matches_brute_force():
     gen = torch.Generator().manual_seed(7)
     lp = torch.randn(5, 3, dtype=torch.float64, generator=gen).log_softmax(-1)
