@@ -350,6 +350,13 @@ class Utterance {
         acc += __builtin_convertvector(__builtin_shufflevector(pair, pair, 0, 1, 2, 3), v4d) +
                __builtin_convertvector(__builtin_shufflevector(pair, pair, 4, 5, 6, 7), v4d);
       }
+      if (c + 7 < C) {
+        const v8f e = exp8f(load8f(x + c) - mf);
+        store8f(y + c, e);
+        acc += __builtin_convertvector(__builtin_shufflevector(e, e, 0, 1, 2, 3), v4d) +
+               __builtin_convertvector(__builtin_shufflevector(e, e, 4, 5, 6, 7), v4d);
+        c += 8;
+      }
     } else {
       for (; c + 3 < C; c += 4) {
         const v4d e = exp4(load4(x + c) - splat4(m));
