@@ -348,7 +348,8 @@ def _plots(out_dir: Path, files: Sequence[str]) -> str:
                       f"title='{_esc(name)}'>")
     if not images:
         return ""
-    return "<h2>Plots</h2><div class='plots'>" + "".join(images) + "</div>"
+    return ("<details open id='plots'><summary><h2>Plots</h2></summary><div class='plots'>"
+            + "".join(images) + "</div></details>")
 
 
 def _settings(extra: Mapping[str, Any]) -> str:
