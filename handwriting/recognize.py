@@ -35,7 +35,7 @@ from ctc.results import Recognition
 from handwriting.images import IMAGE_SUFFIXES, LineGeometry, check_line_shape, read_gray
 
 FORMATS = ("txt", "json", "page", "alto")
-DEFAULT_BATCH_SIZE = 16
+DEFAULT_BATCH_SIZE = 8  # the fastest on 2 CPU cores (make bench-recognize); GPUs want more
 XML_SUFFIXES = (".xml",)
 # an image at least this tall and less than PAGE_MAX_ASPECT times as wide is a page, not a line
 PAGE_MIN_HEIGHT = 800
@@ -186,7 +186,7 @@ def document_posteriorgrams(recognizer: Any, paths: Sequence[str],
     """
     featurizer = recognizer.featurizer
     shift = float(recognizer.output_frame_shift)
-    window = max(64, 4 * max(1, int(batch_size)))
+    window = max(256, 16 * max(1, int(batch_size)))  # lines sorted together by width
 
     def flush(items: list[_Input]) -> Iterator[tuple[str, list[Posteriorgram] | InputError]]:
         lines = [line for item in items for line in item.lines]

@@ -39,6 +39,33 @@ def _valid_page(tree) -> None:
     assert schema.validate(tree), schema.error_log
 
 
+def _check_alto(tree) -> None:
+    """What alto-4-4.xsd prescribes for the parts we write (no installable package ships the
+    ALTO schema): TextLine children ``Shape? (String SP?)+ HYP?``; String ``CONTENT``
+    required, ``WC`` a float in [0, 1], ``CC`` digits; positions floats; Page ``ID`` and
+    ``PHYSICAL_IMG_NR``; Description starting with MeasurementUnit."""
+    import re
+
+    root = tree.getroot() if hasattr(tree, "getroot") else tree
+    description = root.find(f"{ALTO}Description")
+    if description is not None:
+        assert etree.QName(description[0]).localname == "MeasurementUnit"
+    for page in root.iter(f"{ALTO}Page"):
+        assert page.get("ID") and float(page.get("PHYSICAL_IMG_NR")) >= 0
+    for line in root.iter(f"{ALTO}TextLine"):
+        names = "".join({"Shape": "s", "String": "S", "SP": "p", "HYP": "h"}[
+            etree.QName(c).localname] for c in line)
+        assert re.fullmatch(r"s?(Sp?)+h?", names), names
+        for string in line.iter(f"{ALTO}String"):
+            assert string.get("CONTENT") is not None
+            if string.get("WC") is not None:
+                assert 0.0 <= float(string.get("WC")) <= 1.0
+            if string.get("CC") is not None:
+                assert re.fullmatch(r"[0-9]( [0-9])*", string.get("CC"))
+            for name in ("HPOS", "VPOS", "WIDTH", "HEIGHT"):
+                float(string.get(name, "0"))
+
+
 def _elements(tree, skip_under_lines=("Word", "TextEquiv", "String", "SP", "HYP")) -> list:
     """(path of local names with ids, attributes) of every element, leaving out what
     recognition replaces inside lines."""
@@ -120,6 +147,7 @@ def test_alto_written_back_in_its_units(documents, tmp_path, fake_recognizer, ca
                          capsys)
     assert code == 0
     written = etree.parse(str(tmp_path / "out" / "scan.alto.xml"))
+    _check_alto(written)
     assert set(_elements(etree.parse(str(xml)))) <= set(_elements(written))
     for drawn in lines:
         line = written.find(f".//{ALTO}TextLine[@ID='{drawn.id}']")
@@ -162,8 +190,12 @@ def test_other_format_makes_a_new_document(documents, tmp_path, fake_recognizer,
     _valid_page(tree)
     assert tree.find(f".//{PAGE}Page").get("imageFilename") == "line000.png"
     code, captured = _recognize([str(line_png), "--format", "alto"], capsys)
-    assert code == 0 and etree.fromstring(captured.out.encode()).find(f".//{ALTO}String") \
-        is not None
+    root = etree.fromstring(captured.out.encode())
+    assert code == 0 and root.find(f".//{ALTO}String") is not None
+    _check_alto(root)
+    code, captured = _recognize([str(documents.page_xml("p.xml", "scan.png", (1000, 1000),
+                                                        lines)), "--format", "alto"], capsys)
+    _check_alto(etree.fromstring(captured.out.encode()))
 
 
 def test_json_and_txt(documents, tmp_path, fake_recognizer, capsys):
@@ -226,7 +258,7 @@ def test_folder_mixes_line_images_and_documents(documents, tmp_path, fake_recogn
     assert [Path(f).name for f in found] == ["line000.png", "line001.png", "scan.xml"]
     code, captured = _recognize([str(tmp_path / "in")], capsys)
     assert code == 0 and len(captured.out.splitlines()) == 5
-    assert fake_recognizer.calls == [5]  # one forward pass for all five lines (batch 16)
+    assert fake_recognizer.calls == [5]  # one forward pass for all five lines (batch 8)
 
 
 def test_batched_equals_one_at_a_time(documents, random_model):
@@ -274,7 +306,9 @@ def test_vocabulary_without_space(documents, tmp_path, fake_recognizer, capsys):
     assert code == 0 and [w.findtext(f"{PAGE}TextEquiv/{PAGE}Unicode") for w in words] == \
         ["4711", "4711"]
     code, captured = _recognize([str(alto), "--format", "alto"], capsys)
-    strings = etree.fromstring(captured.out.encode()).findall(f".//{ALTO}String")
+    root = etree.fromstring(captured.out.encode())
+    _check_alto(root)
+    strings = root.findall(f".//{ALTO}String")
     assert code == 0 and [s.get("CONTENT") for s in strings] == ["4711", "4711"]
     assert all(len(s.get("CC").split()) == 4 for s in strings)
     code, captured = _recognize([str(page), "--format", "json"], capsys)
