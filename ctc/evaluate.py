@@ -17,14 +17,13 @@ import torch
 from ctc.data.manifest import Record
 from ctc.decode.greedy import GreedyDecoder
 from ctc.decode.hypothesis import Hypothesis
-from ctc.decode.posteriors import pad
 from ctc.distributed import broadcast_object, current_shard, gather_objects
 from ctc.errors import InputError
 from ctc.io import atomic_save, atomic_write_text
 from ctc.metrics.normalize import TextNormalizer
 from ctc.metrics.report import ScoredUtterance, write_report
 from ctc.recognizer import Recognizer, RecordPosteriors
-from ctc.results import Recognition, make_recognition
+from ctc.results import Recognition, decode_nbest, make_recognition
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[Hypothesis]]
 
@@ -55,22 +54,13 @@ def _hypothesis_row(record: Record, result: Recognition) -> str:
     return json.dumps(row, ensure_ascii=False) + "\n"
 
 
-def decode_window(results: Sequence[RecordPosteriors], decode: Decoder, blank: int,
-                  nbest: int = 1) -> list[list[Hypothesis] | None]:
+def decode_window(results: Sequence[RecordPosteriors], decode: Decoder, nbest: int = 1
+                  ) -> list[list[Hypothesis] | None]:
     """Decode the readable results of one window as one batch (up to ``nbest`` hypotheses
     each, best first); None for unreadable ones."""
     readable = [r for r in results if r.log_probs is not None]
-    hyps: dict[int, list[Hypothesis]] = {}
-    if readable:
-        log_probs, lengths = pad([r.log_probs.numpy() for r in readable], blank)
-        log_probs, lengths = torch.from_numpy(log_probs), torch.from_numpy(lengths)
-        if nbest > 1 and hasattr(decode, "decode_batch"):
-            lists = decode.decode_batch(log_probs, lengths, nbest=nbest)
-        else:
-            lists = [[h] for h in decode(log_probs, lengths)]
-        for result, found in zip(readable, lists):
-            hyps[result.index] = list(found) or [Hypothesis((), ())]
-    return [hyps.get(r.index) for r in results]
+    lists = iter(decode_nbest(decode, [r.log_probs for r in readable], nbest))
+    return [next(lists) if r.log_probs is not None else None for r in results]
 
 
 def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str | Path, *,
@@ -106,7 +96,7 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     indices = list(range(shard.rank, len(records), shard.world))
     for window in recognizer.iter_windows([records[i] for i in indices], max_frames=max_frames,
                                           num_workers=num_workers):
-        for result, found in zip(window, decode_window(window, decode, tokenizer.blank, nbest)):
+        for result, found in zip(window, decode_window(window, decode, nbest)):
             index = indices[result.index]
             if found is None:
                 mine.append((index, None, None, None,

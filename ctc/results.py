@@ -117,23 +117,24 @@ def make_recognition(hyp: Hypothesis, gram: Posteriorgram, tokenizer: Any, unit:
                        min((w.confidence for w in words), default=1.0), alts)
 
 
-def decode_nbest(decoder: Callable, grams: Sequence[Posteriorgram], nbest: int = 1
+def decode_nbest(decoder: Callable, log_probs: Sequence[torch.Tensor], nbest: int = 1
                  ) -> list[list[Hypothesis]]:
-    """Decode posteriorgrams as one batch; up to ``nbest`` hypotheses each, best first (decoders
-    without ``decode_batch(..., nbest)`` give their best only). Empty ones decode to nothing."""
+    """Decode ``(T', V)`` posteriors as one batch; up to ``nbest`` hypotheses each, best first
+    (decoders without ``decode_batch(..., nbest)`` give their best only). Empty ones decode to
+    nothing."""
     from ctc.decode.posteriors import pad
 
-    out: list[list[Hypothesis]] = [[Hypothesis((), ())] for _ in grams]
-    live = [i for i, g in enumerate(grams) if g.log_probs.shape[0] > 0]
+    out: list[list[Hypothesis]] = [[Hypothesis((), ())] for _ in log_probs]
+    live = [i for i, lp in enumerate(log_probs) if lp.shape[0] > 0]
     if not live:
         return out
     blank = getattr(decoder, "blank", 0)
-    batch, lengths = pad([grams[i].log_probs.float().numpy() for i in live], blank)
-    log_probs, lengths = torch.from_numpy(batch), torch.from_numpy(lengths)
+    batch, lengths = pad([log_probs[i].float().numpy() for i in live], blank)
+    padded, lengths = torch.from_numpy(batch), torch.from_numpy(lengths)
     if nbest > 1 and hasattr(decoder, "decode_batch"):
-        lists = decoder.decode_batch(log_probs, lengths, nbest=nbest)
+        lists = decoder.decode_batch(padded, lengths, nbest=nbest)
     else:
-        lists = [[h] for h in decoder(log_probs, lengths)]
+        lists = [[h] for h in decoder(padded, lengths)]
     for i, hyps in zip(live, lists):
         out[i] = list(hyps) or [Hypothesis((), ())]
     return out
@@ -148,6 +149,6 @@ def recognize(gram: Posteriorgram, decoder: Callable, tokenizer: Any, unit: str,
 def recognize_all(grams: Sequence[Posteriorgram], decoder: Callable, tokenizer: Any, unit: str,
                   nbest: int = 1) -> list[Recognition]:
     """Decode posteriorgrams as one batch and place each result on its source."""
-    lists = decode_nbest(decoder, grams, nbest)
+    lists = decode_nbest(decoder, [g.log_probs for g in grams], nbest)
     return [make_recognition(hyps[0], gram, tokenizer, unit, hyps if nbest > 1 else ())
             for gram, hyps in zip(grams, lists)]
