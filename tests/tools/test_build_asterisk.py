@@ -1,0 +1,164 @@
+"""tools/build_asterisk.py on a generated stand-in of the Debian Asterisk packages (no package
+needed): transcript parsing, what is left out, the split by prompt text, the other speakers,
+8 kHz FLAC in the LibriSpeech layout that ``asr prepare librispeech`` reads."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+import build_asterisk  # noqa: E402
+
+sys.path.pop(0)
+
+PROMPTS = {f"prompt-{i:02d}": f"Mensaje número {i % 7} de la lista, ¿sí?" for i in range(6)}
+PROMPTS.update({f"words-{i:02d}": text for i, text in enumerate([
+    "Por favor ingrese su contraseña.", "Gracias", "Adiós", "La conferencia ha sido bloqueada.",
+    "Conferencia bloqueada", "El número que marcó no existe", "L’ora è tarda", "Otra vez",
+    "Buenos días", "Buenas noches", "Hasta luego", "Bienvenido", "Opción inválida"])})
+
+
+def write_tree(tmp_path: Path, extra_seconds: dict[str, float] | None = None) -> tuple[Path, Path]:
+    """A sounds tree (core speaker es_MX_f_Allison, other speaker es) and its transcripts."""
+    sounds = tmp_path / "sounds"
+    rng = np.random.default_rng(0)
+    lines = ["; Core Asterisk Sounds in Spanish (stand-in)", "",
+             "beep: [tono simple]", "letters/b: b", "digits/5: cinco", "conf-adminmenu: marque 1",
+             "dup: uno", "dup: dos", "nothere: sin grabación", "symbol: suivi du #"]
+    names = ["beep", "letters/b", "digits/5", "conf-adminmenu", "dup"]
+    lines += [f"{name}: {text}" for name, text in {**PROMPTS,
+                                                   "same-text": "Gracias."}.items()]
+    names += [*PROMPTS, "same-text"]
+    for name in names:
+        seconds = 0.4 + 0.05 * len(name)
+        path = sounds / "es_MX_f_Allison" / f"{name}.wav"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, (0.1 * rng.standard_normal(int(8000 * seconds))).astype(np.float32),
+                 8000, subtype="PCM_16")
+        if extra_seconds is not None and name in extra_seconds:
+            other = sounds / "es" / f"{name}.wav"
+            other.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(other, np.zeros(int(8000 * seconds * extra_seconds[name]), np.float32),
+                     8000, subtype="PCM_16")
+    transcripts = tmp_path / "core-sounds-es.txt.gz"
+    with gzip.open(transcripts, "wt", encoding="utf-8") as handle:
+        handle.write("\ufeff" + "\n".join(lines) + "\n")
+    return sounds, transcripts
+
+
+def build(tmp_path: Path, **kwargs):
+    sounds, transcripts = write_tree(tmp_path, kwargs.pop("extra_seconds", None))
+    return build_asterisk.build_corpus("es", tmp_path / "out", sounds=sounds,
+                                       transcripts=transcripts, log=lambda *_: None, **kwargs)
+
+
+def test_transcripts_entries_left_out_with_reasons(tmp_path):
+    _, transcripts = write_tree(tmp_path)
+    entries, skipped = build_asterisk.read_transcripts(transcripts,
+                                                       build_asterisk.default_normalizer())
+    assert entries["words-00"].text == "por favor ingrese su contraseña"
+    assert entries["words-06"].text == "l'ora è tarda"
+    assert entries["digits/5"].text == "cinco"
+    text = "\n".join(skipped)
+    for name, reason in [("beep", "annotation"), ("letters/b", "single letter"),
+                         ("conf-adminmenu", "digits"), ("dup", "2 times"),
+                         ("symbol", "spoken symbol"), ("prompt-00", "digits")]:
+        assert f": {name}: " in text and reason in text, (name, text)
+        assert name not in entries
+    assert all(line.startswith(f"{transcripts}:") for line in skipped)
+
+
+def test_split_by_prompt_text_and_layout(tmp_path):
+    report = build(tmp_path, test_fraction=0.25, dev_fraction=0.15, seed=3)
+    out = tmp_path / "out"
+    subsets = {u.subset for u in report.utterances}
+    assert subsets == {"train", "dev", "test"}
+    texts = {s: {u.text for u in report.utterances if u.subset == s} for s in subsets}
+    assert not texts["train"] & texts["test"] and not texts["train"] & texts["dev"]
+    assert not texts["dev"] & texts["test"]
+    # "gracias" (words-01) and "Gracias." (same-text) are one prompt: always in one subset
+    assert len({u.subset for u in report.utterances if u.text == "gracias"}) == 1
+    assert "nothere: no recording" in (out / "skipped.txt").read_text()
+    flac = sorted((out / "LibriSpeech").glob("*/*/*/*.flac"))
+    assert len(flac) == len(report.utterances) == 1 + 13 + 1  # digits/5, words, same-text
+    assert {sf.info(str(p)).samplerate for p in flac} == {8000}
+    trans = (out / "LibriSpeech/train/101/1010/101-1010.trans.txt").read_text().splitlines()
+    assert trans and all(line.split(" ", 1)[0].startswith("101-1010-") for line in trans)
+    lm = set((out / "lm-text.txt").read_text().splitlines())
+    held = set((out / "heldout-text.txt").read_text().splitlines())
+    assert lm == texts["train"] and held == texts["dev"] | texts["test"]
+    stats = json.loads((out / "stats.json").read_text())
+    assert sum(s["utterances"] for s in stats.values()) == len(flac)
+    assert stats["test"]["minutes"] > 0
+
+    from asr.librispeech import prepare_librispeech
+
+    reports = prepare_librispeech(out, ["train", "dev", "test"], tmp_path / "manifests")
+    assert [r.utterances for r in reports] == [stats[s]["utterances"] for s in
+                                               ("train", "dev", "test")]
+    assert not any(r.audio_without_transcript or r.unreadable for r in reports)
+
+
+def test_rerun_is_idempotent(tmp_path):
+    first = build(tmp_path)
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*.flac")}
+    second = build(tmp_path)
+    assert [u.id for u in first.utterances] == [u.id for u in second.utterances]
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*.flac")} == before
+
+
+def test_other_speaker_is_training_only_and_duration_checked(tmp_path):
+    names = [*PROMPTS, "digits/5", "same-text"]
+    ratios = {name: 1.0 for name in names}
+    ratios["words-00"] = 2.5  # another wording, by its length
+    report = build(tmp_path, extra_seconds=ratios, test_fraction=0.3, dev_fraction=0.1)
+    other = [u for u in report.utterances if u.speaker == 102]
+    core_subset = {u.name: u.subset for u in report.utterances if u.speaker == 101}
+    assert other and all(u.subset == "train" for u in other)
+    assert {u.name for u in other} == {n for n, s in core_subset.items()
+                                       if s == "train" and n != "words-00"}
+    skipped = (tmp_path / "out/skipped.txt").read_text()
+    assert core_subset["words-00"] == "train"  # with this seed
+    assert "words-00: " in skipped and "probably another wording" in skipped
+    assert "other speakers are training-only" in skipped
+    assert "102  | train | es\n" in (tmp_path / "out/LibriSpeech/SPEAKERS.TXT").read_text()
+
+
+@pytest.mark.skipif(shutil.which("sox") is None, reason="needs sox")
+def test_gsm_recordings_are_read_with_sox(tmp_path):
+    wav = tmp_path / "a.wav"
+    sf.write(wav, 0.2 * np.sin(np.arange(8000) / 5.0).astype(np.float32), 8000,
+             subtype="PCM_16")
+    gsm = tmp_path / "a.gsm"
+    subprocess.run(["sox", str(wav), "-r", "8000", "-c", "1", str(gsm)], check=True)
+    wave, rate = build_asterisk.read_audio(gsm)
+    assert rate == 8000 and abs(len(wave) - 8000) < 200 and wave.dtype == np.int16
+    assert abs(build_asterisk.audio_seconds(gsm) - 1.0) < 0.03
+
+
+def test_errors_are_one_line(tmp_path):
+    sounds, transcripts = write_tree(tmp_path)
+    with pytest.raises(build_asterisk.InputError, match="core es recordings are not there"):
+        build_asterisk.build_corpus("es", tmp_path / "o", sounds=tmp_path / "none",
+                                    transcripts=transcripts)
+    with pytest.raises(build_asterisk.InputError, match="transcripts of asterisk-core-sounds-fr"):
+        build_asterisk.find_transcripts("fr", tmp_path)
+    assert build_asterisk.main(["--lang", "xx", "--root", str(tmp_path / "o")]) == 1
+
+
+@pytest.mark.skipif(not (build_asterisk.SOUNDS / "es_MX_f_Allison").is_dir(),
+                    reason="asterisk-core-sounds-es-wav not installed")
+def test_installed_spanish_prompts_are_8khz_speech():
+    folder = build_asterisk.SOUNDS / "es_MX_f_Allison"
+    wave, rate = build_asterisk.read_audio(folder / "auth-thankyou.wav")
+    assert rate == 8000 and 0.3 < len(wave) / rate < 3

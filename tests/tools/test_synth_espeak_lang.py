@@ -1,0 +1,127 @@
+"""tools/synth_espeak_lang.py: text selection (held-out texts never spoken, bigram sequences,
+catalogue sentences), the telephone channel, and a tiny corpus with espeak-ng when installed."""
+
+from __future__ import annotations
+
+import gettext
+import random
+import shutil
+import struct
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+import synth_espeak_lang as synth  # noqa: E402
+
+sys.path.pop(0)
+
+TRAIN = ["por favor ingrese su contraseña", "la conferencia ha sido bloqueada",
+         "gracias", "ingrese su número de agente seguido de la tecla numeral"]
+
+
+def test_held_out_texts_and_sentences_holding_them_are_not_spoken():
+    allowed = synth.held_out_filter(["adiós", "su buzón está lleno", "hola"])
+    assert not allowed("adiós") and not allowed("hola")
+    assert not allowed("ahora su buzón está lleno de mensajes")
+    assert allowed("adiós amigo")  # a held-out text under three words only counts whole
+    assert allowed("su buzón de voz")
+
+
+def test_bigram_sequences_follow_the_training_text():
+    out = synth.bigram_sentences(TRAIN, 30, random.Random(0))
+    assert len(out) == 30
+    pairs = {(a, b) for t in TRAIN for a, b in zip(t.split(), t.split()[1:])}
+    for sentence in out:
+        words = sentence.split()
+        assert len(words) >= 3 and all(p in pairs for p in zip(words, words[1:]))
+
+
+def test_clean_texts_normalises_and_keeps_the_alphabet():
+    allowed = set("abcdefghijklmnopqrstuvwxyz' ") | set("áéíóúüñ")
+    out = synth.clean_texts(["¡Hola, señor!", "Hola señor", "straße ok", "marque 1 ahora",
+                             "uno dos tres cuatro"], allowed, 2, 3)
+    assert out == ["hola señor"]
+
+
+def _write_mo(path: Path, messages: dict[str, str]) -> None:
+    """A minimal GNU .mo catalogue."""
+    keys = sorted(messages)
+    ids = b"".join(k.encode() + b"\0" for k in keys)
+    strs = b"".join(messages[k].encode() + b"\0" for k in keys)
+    n = len(keys)
+    header = 7 * 4
+    table = header + 16 * n
+    offsets, off_ids, off_strs = [], table, table + len(ids)
+    for k in keys:
+        offsets.append((len(k.encode()), off_ids))
+        off_ids += len(k.encode()) + 1
+    str_offsets = []
+    for k in keys:
+        str_offsets.append((len(messages[k].encode()), off_strs))
+        off_strs += len(messages[k].encode()) + 1
+    data = struct.pack("<7I", 0x950412DE, 0, n, header, header + 8 * n, 0, 0)
+    data += b"".join(struct.pack("<2I", *o) for o in offsets)
+    data += b"".join(struct.pack("<2I", *o) for o in str_offsets)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data + ids + strs)
+
+
+def test_catalogue_sentences(tmp_path):
+    _write_mo(tmp_path / "es/LC_MESSAGES/app.mo", {
+        "": "Content-Type: text/plain; charset=UTF-8\n",
+        "File not found": "No se encontró el archivo. Inténtelo de nuevo",
+        "Usage: %s": "Uso: %s [opciones]", "Copy 2 files": "Copiar 2 archivos"})
+    with open(tmp_path / "es/LC_MESSAGES/app.mo", "rb") as handle:
+        assert gettext.GNUTranslations(handle).gettext("Copy 2 files") == "Copiar 2 archivos"
+    out = synth.catalogue_sentences("es", tmp_path)
+    assert "No se encontró el archivo" in out and "Inténtelo de nuevo" in out
+    assert not any("%" in s or "2" in s for s in out)
+
+
+def test_telephone_channel_is_band_limited_8khz():
+    rate = 22050
+    t = np.arange(rate) / rate
+    wave = (np.sin(2 * np.pi * 100 * t) + np.sin(2 * np.pi * 1000 * t)
+            + np.sin(2 * np.pi * 3900 * t)).astype(np.float32)
+    job = synth.Job("x", "", "es", 150, 50, 0.9, 60.0, False, 0)
+    out = synth.telephone(wave, rate, job)
+    assert len(out) == pytest.approx(8000, abs=2) and np.abs(out).max() <= 1.0
+    spectrum = np.abs(np.fft.rfft(out[1000:]))
+    freqs = np.fft.rfftfreq(len(out) - 1000, 1 / 8000)
+
+    def power(f: float) -> float:
+        return float(spectrum[np.abs(freqs - f) < 10].max())
+
+    assert power(1000) > 10 * power(100) and power(1000) > 5 * power(3900)
+    coded = synth.telephone(wave, rate, synth.Job("x", "", "es", 150, 50, 0.9, 60.0, True, 0))
+    assert np.abs(coded - out).max() < 0.05  # mu-law coding: small quantisation error
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+def test_tiny_corpus(tmp_path):
+    text = tmp_path / "train.txt"
+    text.write_text("\n".join(TRAIN) + "\n")
+    held = tmp_path / "held.txt"
+    held.write_text("gracias\n")
+    more = tmp_path / "more.txt"
+    more.write_text("el archivo no existe todavía\nintente de nuevo más tarde por favor\n"
+                    "gracias por su llamada hoy\n" * 2)
+    stats = synth.build("es", tmp_path / "out", utterances=8, dev_utterances=1, text=text,
+                        more_text=[str(more)], exclude=[held], speakers=3, dev_speakers=1,
+                        jobs=1, log=lambda *_: None)
+    assert stats == {"train-espeak": 8, "dev-espeak": 1}
+    flac = sorted((tmp_path / "out/LibriSpeech/train-espeak").rglob("*.flac"))
+    assert len(flac) == 8 and {sf.info(str(p)).samplerate for p in flac} == {8000}
+    spoken = (tmp_path / "out/text.txt").read_text().splitlines()
+    assert "gracias" not in spoken
+    assert all("gracias" not in line.split() or len(line.split()) > 1 for line in spoken)
+    from asr.librispeech import prepare_librispeech
+
+    reports = prepare_librispeech(tmp_path / "out", ["train-espeak", "dev-espeak"],
+                                  tmp_path / "m")
+    assert [r.utterances for r in reports] == [8, 1]
