@@ -147,7 +147,7 @@ def test_gsm_recordings_are_read_with_sox(tmp_path):
 
 
 def test_errors_are_one_line(tmp_path):
-    sounds, transcripts = write_tree(tmp_path)
+    _, transcripts = write_tree(tmp_path)
     with pytest.raises(build_asterisk.InputError, match="core es recordings are not there"):
         build_asterisk.build_corpus("es", tmp_path / "o", sounds=tmp_path / "none",
                                     transcripts=transcripts)

@@ -4,6 +4,7 @@ catalogue sentences), the telephone channel, and a tiny corpus with espeak-ng wh
 from __future__ import annotations
 
 import gettext
+import itertools
 import random
 import shutil
 import struct
@@ -38,7 +39,7 @@ def test_bigram_sequences_follow_the_training_text():
     pairs = {(a, b) for t in TRAIN for a, b in zip(t.split(), t.split()[1:])}
     for sentence in out:
         words = sentence.split()
-        assert len(words) >= 3 and all(p in pairs for p in zip(words, words[1:]))
+        assert len(words) >= 3 and all(p in pairs for p in itertools.pairwise(words))
 
 
 def test_clean_texts_normalises_and_keeps_the_alphabet():
