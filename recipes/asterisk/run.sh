@@ -1,0 +1,272 @@
+#!/usr/bin/env bash
+# Asterisk recipe: real 8 kHz telephone prompts in Spanish, French or Italian (Debian's
+# asterisk-core-sounds packages), BiLSTM-CTC on characters within a wall-clock budget, optionally
+# pretrained on espeak-ng speech of the same language; greedy and word n-gram LM decoding.
+#
+#   recipes/asterisk/run.sh [--stage N] [--stop-stage M] [--force] [VAR=value ...]
+#   recipes/asterisk/run.sh LANG=es                       # from scratch, 25-minute budget
+#   recipes/asterisk/run.sh LANG=fr PRETRAIN=espeak       # pretrain on espeak-ng, fine-tune
+#   recipes/asterisk/run.sh LANG=it MIX=1 EXP=exp/asterisk-it-mix   # espeak-ng speech mixed in
+#
+# Stages (select with --stage N --stop-stage M):
+#   0 corpus    install the Debian packages (as root; else say which), extract the transcript
+#               package, build the LibriSpeech-layout corpus (tools/build_asterisk.py: 8 kHz
+#               FLAC, train/dev/test split by prompt text) and, with PRETRAIN=espeak or MIX=1,
+#               the espeak-ng corpus of the language (tools/synth_espeak_lang.py)
+#   1 prepare   JSONL manifests (asr prepare librispeech) in MANIFESTS
+#   2 lm        word n-gram LM from the training transcripts (ctc lm build; LM_ORDER=0: none)
+#   3 pretrain  PRETRAIN=espeak: asr train on the espeak-ng speech (PRETRAIN_CONFIG, budget
+#               PRETRAIN_MINUTES), validated on the real dev set, into EXP/pretrain
+#   4 train     asr train on the real training set (CONFIG, budget MINUTES; --init EXP/pretrain
+#               after pretraining; MIX=1: the espeak-ng speech mixed into the training set)
+#   5 evaluate  tune the LM weights on dev (ctc tune-lm), evaluate test greedy and with the LM
+#               (asr evaluate --model EXP: the validated checkpoint)
+#   6 report    EXP/RESULTS.md: every report under EXP in one table, the corpus and the budgets
+# Each finished stage leaves EXP/.done/stageN.NAME and a rerun skips it (--force redoes the
+# selected stages). Relative paths are taken from the repository root.
+#
+# Variables (environment or VAR=value arguments):
+#   LANG=es             es | fr | it (a locale name such as C.UTF-8 in LANG is taken as es)
+#   CORPUS_ROOT=data/asterisk-LANG          where the corpus is built
+#   SOUNDS=/usr/share/asterisk/sounds       the voice folders (another value: nothing is
+#                       installed, e.g. a stand-in tree for tests)
+#   TRANSCRIPTS         core-sounds-LANG.txt(.gz) (default: the package's, extracted if needed)
+#   EXTRA_SPEAKERS=1    1: the other Debian speakers of the language as training-only speakers
+#                       (asterisk-prompt-es-co, -fr-armelle, -it-menardi-wav); 0: core only
+#   DIGITS=skip         prompts with digits: skip | verbalize (num2words)
+#   TEST_FRACTION=0.15 DEV_FRACTION=0.08 SPLIT_SEED=0   prompt texts held out (tools/build_asterisk)
+#   CONFIG=recipes/asterisk/conf/base.yaml  training config
+#   MINUTES=25          training budget on the real set (train.max_minutes)
+#   PRETRAIN=none       none | espeak
+#   MIX=0               1: espeak-ng speech mixed into the training set (MIX_UTTS of it)
+#   ESPEAK_ROOT=data/espeak-LANG  ESPEAK_UTTS=3000 ESPEAK_MORE_TEXT=mo   generated corpus
+#   PRETRAIN_CONFIG=recipes/asterisk/conf/pretrain.yaml  PRETRAIN_MINUTES=20
+#   FINETUNE_ARGS="--set optim.lr=1e-3 --set optim.warmup_steps=50"   with pretraining
+#   MIX_UTTS=1000       espeak-ng utterances mixed in with MIX=1
+#   EXP                 experiment folder (exp/asterisk-LANG[-pretrain][-mix])
+#   MANIFESTS=CORPUS_ROOT/manifests
+#   LM_ORDER=3          n-gram order (0: no LM); the LM text is the training transcripts
+#   DECODER=ours ALPHA=0.8 BETA=1.5 BEAM=64  decoding (ALPHA/BETA tuned on dev with TUNE_LM=1)
+#   TUNE_LM=1  ALPHA_GRID="0.3 0.5 0.8 1.2 1.6"  BETA_GRID="0.0 1.0 2.0 3.5 5.0"
+#   THREADS=1           torch threads of training (train.threads) and OMP_NUM_THREADS
+#   TRAIN_ARGS          extra asr train arguments of stage 4, e.g. "--set model.dropout=0.4"
+#   PYTHON              interpreter (default .venv/bin/python if present, else python3)
+set -euo pipefail
+
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+recipe_init "$@"
+
+case "${LANG:-}" in
+  es | fr | it) CORPUS_LANG="$LANG" ;;
+  '' | C | C.* | POSIX | *_* | *.*) CORPUS_LANG=es ;;
+  *) die "LANG=$LANG: choose es, fr or it" ;;
+esac
+export LANG=C.UTF-8  # the children get a real locale, not a language code
+
+CORPUS_ROOT="${CORPUS_ROOT:-data/asterisk-$CORPUS_LANG}"
+SOUNDS="${SOUNDS:-/usr/share/asterisk/sounds}"
+TRANSCRIPTS="${TRANSCRIPTS:-}"
+EXTRA_SPEAKERS="${EXTRA_SPEAKERS:-1}"
+DIGITS="${DIGITS:-skip}"
+TEST_FRACTION="${TEST_FRACTION:-0.15}"
+DEV_FRACTION="${DEV_FRACTION:-0.08}"
+SPLIT_SEED="${SPLIT_SEED:-0}"
+CONFIG="${CONFIG:-recipes/asterisk/conf/base.yaml}"
+MINUTES="${MINUTES:-25}"
+PRETRAIN="${PRETRAIN:-none}"
+MIX="${MIX:-0}"
+ESPEAK_ROOT="${ESPEAK_ROOT:-data/espeak-$CORPUS_LANG}"
+ESPEAK_UTTS="${ESPEAK_UTTS:-3000}"
+ESPEAK_MORE_TEXT="${ESPEAK_MORE_TEXT-mo}"
+PRETRAIN_CONFIG="${PRETRAIN_CONFIG:-recipes/asterisk/conf/pretrain.yaml}"
+PRETRAIN_MINUTES="${PRETRAIN_MINUTES:-20}"
+FINETUNE_ARGS="${FINETUNE_ARGS:---set optim.lr=1e-3 --set optim.warmup_steps=50}"
+MIX_UTTS="${MIX_UTTS:-1000}"
+case "$PRETRAIN" in none | espeak) ;; *) die "PRETRAIN=$PRETRAIN: choose none or espeak" ;; esac
+suffix=""
+if [ "$PRETRAIN" = espeak ]; then suffix="$suffix-pretrain"; fi
+if [ "$MIX" = 1 ]; then suffix="$suffix-mix"; fi
+EXP="${EXP:-exp/asterisk-$CORPUS_LANG$suffix}"
+MANIFESTS="${MANIFESTS:-$CORPUS_ROOT/manifests}"
+LM_ORDER="${LM_ORDER:-3}"
+DECODER="${DECODER:-ours}"
+ALPHA="${ALPHA:-0.8}"
+BETA="${BETA:-1.5}"
+BEAM="${BEAM:-64}"
+TUNE_LM="${TUNE_LM:-1}"
+ALPHA_GRID="${ALPHA_GRID:-0.3 0.5 0.8 1.2 1.6}"
+BETA_GRID="${BETA_GRID:-0.0 1.0 2.0 3.5 5.0}"
+THREADS="${THREADS:-1}"
+TRAIN_ARGS="${TRAIN_ARGS:-}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$THREADS}"
+
+LM="$EXP/lm/${LM_ORDER}gram.arpa"
+ESPEAK_MANIFESTS="$ESPEAK_ROOT/manifests"
+use_espeak=0
+if [ "$PRETRAIN" = espeak ] || [ "$MIX" = 1 ]; then use_espeak=1; fi
+
+# the Debian packages of the language: core audio, other speakers; the transcripts come from
+# asterisk-core-sounds-LANG, which conflicts with the other speakers' packages: extracted
+packages=("asterisk-core-sounds-$CORPUS_LANG-wav")
+if [ "$EXTRA_SPEAKERS" = 1 ]; then
+  case "$CORPUS_LANG" in
+    es) packages+=(asterisk-prompt-es-co) ;;
+    fr) packages+=(asterisk-prompt-fr-armelle) ;;
+    it) packages+=(asterisk-prompt-it-menardi-wav) ;;
+  esac
+fi
+if [ "$use_espeak" = 1 ]; then packages+=(espeak-ng); fi
+
+install_packages() {
+  local missing=() p
+  for p in "${packages[@]}" sox; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+             "${missing[@]}" >/dev/null; } \
+      || die "apt-get could not install ${missing[*]}"
+  else
+    die "missing Debian packages: ${missing[*]} (as root: apt-get install ${missing[*]})"
+  fi
+}
+
+# transcripts: the installed package's doc, else the package extracted into CORPUS_ROOT/debs
+transcript_root() {
+  local pkg="asterisk-core-sounds-$CORPUS_LANG" debs="$CORPUS_ROOT/debs"
+  if [ -f "/usr/share/doc/$pkg/core-sounds-$CORPUS_LANG.txt.gz" ]; then return 0; fi
+  if [ -f "$debs/usr/share/doc/$pkg/core-sounds-$CORPUS_LANG.txt.gz" ]; then return 0; fi
+  mkdir -p "$debs"
+  log "extracting the transcripts of $pkg into $debs (apt-get download; not installed: it \
+conflicts with the other speakers' packages)"
+  (cd "$debs" && apt-get download -qq "$pkg" 2>/dev/null) \
+    || die "cannot download $pkg: install it (apt-get install $pkg) or extract it into $debs"
+  dpkg-deb -x "$debs/${pkg}_"*.deb "$debs"
+}
+
+if want_stage 0 corpus "build the $CORPUS_LANG corpus in $CORPUS_ROOT"; then
+  if [ "$SOUNDS" = /usr/share/asterisk/sounds ]; then install_packages; fi
+  extra=()
+  if [ "$EXTRA_SPEAKERS" != 1 ]; then extra=(--extra none); fi
+  if [ -n "$TRANSCRIPTS" ]; then
+    extra+=(--transcripts "$TRANSCRIPTS")
+  else
+    transcript_root
+  fi
+  "$PYTHON" tools/build_asterisk.py --lang "$CORPUS_LANG" --root "$CORPUS_ROOT" \
+    --sounds "$SOUNDS" --deb-root "$CORPUS_ROOT/debs" --test-fraction "$TEST_FRACTION" \
+    --dev-fraction "$DEV_FRACTION" --seed "$SPLIT_SEED" --digits "$DIGITS" "${extra[@]}"
+  if [ "$use_espeak" = 1 ]; then
+    more=()
+    for t in $ESPEAK_MORE_TEXT; do more+=(--more-text "$t"); done
+    "$PYTHON" tools/synth_espeak_lang.py --lang "$CORPUS_LANG" --root "$ESPEAK_ROOT" \
+      --utterances "$ESPEAK_UTTS" --text "$CORPUS_ROOT/lm-text.txt" \
+      --exclude "$CORPUS_ROOT/heldout-text.txt" "${more[@]}" --jobs "$(nproc)"
+  fi
+  stage_done 0 corpus
+fi
+
+if want_stage 1 prepare "prepare manifests in $MANIFESTS"; then
+  asr prepare librispeech --root "$CORPUS_ROOT" --subsets train dev test --out "$MANIFESTS"
+  if [ "$use_espeak" = 1 ]; then
+    asr prepare librispeech --root "$ESPEAK_ROOT" --subsets train-espeak dev-espeak \
+      --out "$ESPEAK_MANIFESTS"
+  fi
+  stage_done 1 prepare
+fi
+
+if want_stage 2 lm "build the ${LM_ORDER}-gram LM from $CORPUS_ROOT/lm-text.txt"; then
+  if [ "$LM_ORDER" -gt 0 ]; then
+    mkdir -p "$EXP/lm"
+    ctc lm build --text "$CORPUS_ROOT/lm-text.txt" --order "$LM_ORDER" --out "$LM"
+  else
+    log "LM_ORDER=0: decoding will be greedy only"
+  fi
+  stage_done 2 lm
+fi
+
+if want_stage 3 pretrain "pretrain on espeak-ng speech ($PRETRAIN_MINUTES min) into $EXP/pretrain"; then
+  if [ "$PRETRAIN" = espeak ]; then
+    resume=()
+    if [ -f "$EXP/pretrain/last.pt" ] && [ "$force" = 0 ]; then resume=(--resume); fi
+    asr train --config "$PRETRAIN_CONFIG" --train "$ESPEAK_MANIFESTS/train-espeak.jsonl" \
+      --valid "$MANIFESTS/dev.jsonl" --out "$EXP/pretrain" "${resume[@]}" \
+      --set "train.max_minutes=$PRETRAIN_MINUTES" --set "train.threads=$THREADS"
+  else
+    log "PRETRAIN=none: nothing to pretrain"
+  fi
+  stage_done 3 pretrain
+fi
+
+if want_stage 4 train "train on the real set ($MINUTES min) with $CONFIG into $EXP"; then
+  train="$MANIFESTS/train.jsonl"
+  if [ "$MIX" = 1 ]; then
+    train="$EXP/train-mix.jsonl"
+    { cat "$MANIFESTS/train.jsonl"; head -n "$MIX_UTTS" "$ESPEAK_MANIFESTS/train-espeak.jsonl"; } \
+      > "$train.tmp"
+    mv "$train.tmp" "$train"
+  fi
+  args=()
+  if [ "$PRETRAIN" = espeak ]; then
+    # shellcheck disable=SC2206  # FINETUNE_ARGS is a list of arguments
+    args=(--init "$EXP/pretrain" $FINETUNE_ARGS)
+  fi
+  resume=()
+  if [ -f "$EXP/last.pt" ] && [ "$force" = 0 ]; then resume=(--resume); fi
+  # shellcheck disable=SC2086  # TRAIN_ARGS is a list of arguments
+  asr train --config "$CONFIG" --train "$train" --valid "$MANIFESTS/dev.jsonl" --out "$EXP" \
+    "${resume[@]}" "${args[@]}" --set "train.max_minutes=$MINUTES" \
+    --set "train.threads=$THREADS" $TRAIN_ARGS
+  stage_done 4 train
+fi
+
+if want_stage 5 evaluate "evaluate on test"; then
+  use_lm=0
+  if [ "$LM_ORDER" -gt 0 ] && [ -f "$LM" ]; then use_lm=1; fi
+  if [ "$use_lm" = 1 ] && [ "$TUNE_LM" = 1 ]; then
+    asr evaluate --model "$EXP" --manifest "$MANIFESTS/dev.jsonl" --title "dev, greedy" \
+      --report "$EXP/decode/dev-greedy" --dump-posteriors "$EXP/decode/dev-posteriors.pt"
+    # shellcheck disable=SC2086  # the grids are lists of numbers
+    ctc tune-lm --posteriors "$EXP/decode/dev-posteriors.pt" --lm "$LM" --decoder "$DECODER" \
+      --beam-size "$BEAM" --alpha-grid $ALPHA_GRID --beta-grid $BETA_GRID \
+      --out "$EXP/lm_tuned.json"
+    tuned_weights "$EXP/lm_tuned.json"
+    log "tuned on dev: alpha=$ALPHA beta=$BETA"
+  fi
+  asr evaluate --model "$EXP" --manifest "$MANIFESTS/test.jsonl" --title "test, greedy" \
+    --report "$EXP/decode/test-greedy"
+  if [ "$use_lm" = 1 ]; then
+    asr evaluate --model "$EXP" --manifest "$MANIFESTS/test.jsonl" --lm "$LM" \
+      --decoder "$DECODER" --alpha "$ALPHA" --beta "$BETA" --beam-size "$BEAM" \
+      --title "test, ${LM_ORDER}-gram LM" --report "$EXP/decode/test-lm${LM_ORDER}"
+  fi
+  stage_done 5 evaluate
+fi
+
+if want_stage 6 report "collect the results in $EXP/RESULTS.md"; then
+  collect_results >/dev/null
+  {
+    echo
+    echo "Language: $CORPUS_LANG; corpus $CORPUS_ROOT (EXTRA_SPEAKERS=$EXTRA_SPEAKERS, DIGITS=$DIGITS):"
+    echo
+    "$PYTHON" - "$CORPUS_ROOT/stats.json" <<'EOF'
+import json, sys
+stats = json.load(open(sys.argv[1], encoding="utf-8"))
+print("| subset | utterances | minutes | prompts | speakers |")
+print("|---|---|---|---|---|")
+for name, s in stats.items():
+    who = ", ".join(f"{k} {v}" for k, v in s["per_speaker"].items())
+    print(f"| {name} | {s['utterances']} | {s['minutes']:.1f} | {s['prompts']} | {who} |")
+EOF
+    echo
+    echo "Training: $CONFIG, budget $MINUTES min, $THREADS thread(s); model: $(sed -n 's/.*"chosen": "\([^"]*\)".*/\1/p' "$EXP/checkpoint_choice.json" 2>/dev/null || echo '?')."
+    if [ "$PRETRAIN" = espeak ]; then
+      echo "Pretraining (not in the budget above): $PRETRAIN_CONFIG on $ESPEAK_UTTS espeak-ng utterances, budget $PRETRAIN_MINUTES min; fine-tuning $FINETUNE_ARGS."
+    fi
+    if [ "$MIX" = 1 ]; then echo "Mixed in: $MIX_UTTS espeak-ng utterances."; fi
+  } >> "$EXP/RESULTS.md"
+  cat "$EXP/RESULTS.md"
+  stage_done 6 report
+fi

@@ -1,0 +1,110 @@
+"""Slow: the Asterisk recipe end to end at toy size (stages 0-6, pretraining on espeak-ng speech
+and fine-tuning with --init, budgets of seconds) on a stand-in of the Debian packages: Spanish
+prompts spoken by espeak-ng at 8 kHz in a sounds tree with their transcripts (the packages
+themselves are not needed)."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE = ["bash", str(ROOT / "recipes/asterisk/run.sh")]
+STAGES = ["corpus", "prepare", "lm", "pretrain", "train", "evaluate", "report"]
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")]
+
+TINY = """\
+frontend: {kind: logmel, sample_rate: 8000, n_fft: 256, n_mels: 20, cmvn: global}
+model: {frontend: conv2d, subsampling: 4, conv_channels: 4, layers: 1, hidden: 32}
+optim: {lr: 0.003, warmup_steps: 5}
+train: {epochs: 3, device: cpu, progress: false, ctc_impl: torch, keep_best: 2,
+        average_last: 2, checkpoint_every: 0}
+data: {max_frames: 3000}
+"""
+
+WORDS = ("por favor ingrese su contraseña gracias adiós la conferencia ha sido bloqueada "
+         "número de agente buzón de voz mensaje nuevo opción inválida marque otra vez "
+         "hasta luego bienvenido al sistema").split()
+
+
+def stand_in(work: Path) -> tuple[Path, Path]:
+    """espeak-ng Spanish prompts at 8 kHz under sounds/es_MX_f_Allison, and transcripts."""
+    rng = np.random.default_rng(0)
+    sounds = work / "sounds" / "es_MX_f_Allison"
+    sounds.mkdir(parents=True)
+    lines = ["; stand-in of core-sounds-es.txt", "beep: [tono]", "marque: marque 1"]
+    for i in range(40):
+        text = " ".join(rng.choice(WORDS, size=int(rng.integers(2, 6))))
+        name = f"prompt-{i:02d}"
+        lines.append(f"{name}: {text.capitalize()}.")
+        wav = subprocess.run(["espeak-ng", "-v", "es", "--stdout", text], capture_output=True,
+                             check=True).stdout
+        wave, rate = sf.read(io.BytesIO(wav), dtype="float32")
+        import soxr
+
+        sf.write(sounds / f"{name}.wav", soxr.resample(wave, rate, 8000), 8000,
+                 subtype="PCM_16")
+    transcripts = work / "core-sounds-es.txt.gz"
+    with gzip.open(transcripts, "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return work / "sounds", transcripts
+
+
+@pytest.fixture(scope="module")
+def recipe_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("asterisk")
+    sounds, transcripts = stand_in(work)
+    (work / "tiny.yaml").write_text(TINY)
+    env = dict(os.environ, PYTHON=sys.executable, SOUNDS=str(sounds),
+               TRANSCRIPTS=str(transcripts), CORPUS_ROOT=str(work / "corpus"),
+               ESPEAK_ROOT=str(work / "espeak"), EXP=str(work / "exp"),
+               CONFIG=str(work / "tiny.yaml"), PRETRAIN_CONFIG=str(work / "tiny.yaml"),
+               PRETRAIN="espeak", ESPEAK_UTTS="30", ESPEAK_MORE_TEXT="", MINUTES="0.5",
+               PRETRAIN_MINUTES="0.5", TEST_FRACTION="0.2", DEV_FRACTION="0.2", BEAM="8",
+               ALPHA_GRID="0.5 1.0", BETA_GRID="0.0 2.0", OMP_NUM_THREADS="1")
+    proc = subprocess.run([*RECIPE, "LANG=es"], env=env, capture_output=True, text=True,
+                          timeout=1500, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return work, proc
+
+
+def test_recipe_runs_all_stages(recipe_run):
+    work, proc = recipe_run
+    exp = work / "exp"
+    assert sorted(p.name for p in (exp / ".done").iterdir()) == [
+        f"stage{n}.{name}" for n, name in enumerate(STAGES)]
+    corpus = work / "corpus"
+    assert {sf.info(str(p)).samplerate for p in corpus.rglob("*.flac")} == {8000}
+    assert "annotation" in (corpus / "skipped.txt").read_text()
+    assert (exp / "pretrain" / "checkpoint_choice.json").is_file()
+    assert "--init" not in proc.stderr or "error" not in proc.stderr
+    results = (exp / "RESULTS.md").read_text()
+    rates = r"\| [\d.]+ \| [\d.]+ \|"
+    for title in ("test, greedy", "test, 3-gram LM", "dev, greedy"):
+        assert re.search(rf"^\| {title} \| [^|]+ \| \d+ " + rates, results, re.M), results
+    assert re.search(r"^\| test \| \d+ \| [\d.]+ \| \d+ \| es_MX_f_Allison \d+ \|", results,
+                     re.M), results
+    assert "Pretraining (not in the budget above)" in results
+    assert re.search(r"model: \S+\.pt", proc.stdout + proc.stderr)
+
+
+def test_rerun_skips_every_stage(recipe_run):
+    work, _ = recipe_run
+    env = dict(os.environ, PYTHON=sys.executable, EXP=str(work / "exp"),
+               CORPUS_ROOT=str(work / "corpus"), PRETRAIN="espeak")
+    rerun = subprocess.run([*RECIPE, "LANG=es"], env=env, capture_output=True, text=True,
+                           timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stderr.count("already done") == len(STAGES), rerun.stderr
