@@ -2,7 +2,9 @@
 
 Registers itself with ``ctc.modality`` (found by the ``carousel.plugins`` entry point): the
 featurizer factory (global CMVN statistics from the training set), long-file transcription in
-overlapping chunks (``asr.transcribe``) and the transcript formats txt, json, srt, vtt and ctm.
+overlapping chunks (``asr.transcribe``) or, with ``--vad``, in chunks cut at pauses
+(``asr.vad``), and the transcript formats txt, json, srt, vtt and ctm (several chunks of one
+file are merged into one transcript).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 from asr.audio import audio_info, find_audio_files
 from asr.featurizer import LogMelFeaturizer, compute_global_cmvn
 from asr.transcribe import FORMATS, file_posteriorgram, format_transcript
+from asr.vad import BACKENDS as VAD_BACKENDS
+from asr.vad import VadConfig, vad_config, vad_posteriorgrams
 from ctc.data.manifest import Record
 from ctc.errors import InputError
 from ctc.modality import Modality, OutputFormat, Posteriorgram, register_modality
@@ -58,6 +62,32 @@ def add_recognize_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--context-seconds", type=float, default=2.0,
                        help="extra audio on each side of a chunk, discarded (default 2)")
     group.add_argument("--batch-size", type=int, default=4, help="chunks per forward pass")
+    vad = parser.add_argument_group(
+        "voice-activity detection",
+        "With --vad, long audio is cut at pauses into chunks of speech (each at most "
+        "--vad-max-seconds) instead of fixed windows, and stretches without speech are not "
+        "transcribed; --chunk-seconds and --context-seconds are then unused.")
+    vad.add_argument("--vad", action="store_true",
+                     help="cut long audio at the pauses a voice-activity detector finds")
+    vad.add_argument("--vad-backend", choices=VAD_BACKENDS, default="auto",
+                     help="silero (the silero-vad package's bundled model), energy (a "
+                          "frame-energy detector) or auto (silero when installed, else energy; "
+                          "default)")
+    vad.add_argument("--vad-max-seconds", type=float, default=VadConfig.max_seconds,
+                     help=f"longest chunk (default {VadConfig.max_seconds:g})")
+    vad.add_argument("--vad-min-seconds", type=float, default=VadConfig.min_seconds,
+                     help=f"shorter chunks are widened to this (default "
+                          f"{VadConfig.min_seconds:g})")
+    vad.add_argument("--vad-pad-seconds", type=float, default=VadConfig.pad,
+                     help=f"audio kept around each stretch of speech (default {VadConfig.pad:g})")
+    vad.add_argument("--vad-min-silence", type=float, default=VadConfig.min_silence,
+                     help=f"shorter pauses do not end speech (default "
+                          f"{VadConfig.min_silence:g} s)")
+    vad.add_argument("--vad-max-gap", type=float, default=VadConfig.max_gap,
+                     help=f"longest pause kept inside a chunk (default {VadConfig.max_gap:g} s)")
+    vad.add_argument("--vad-threshold", type=float, default=None,
+                     help="silero: speech probability (default 0.5); energy: fraction of the way "
+                          "from the noise floor to the speech level (default 0.3)")
 
 
 def check_chunking(args: argparse.Namespace) -> None:
@@ -84,13 +114,27 @@ def posteriorgrams(recognizer: Any, inputs: Sequence[str], args: argparse.Namesp
                    on_progress: Callable[[float], Any]
                    ) -> Iterator[tuple[str, list[Posteriorgram] | InputError]]:
     check_chunking(args)
+    config = vad_config(args) if getattr(args, "vad", None) else None
     for path in inputs:
         try:
-            yield path, [file_posteriorgram(recognizer, path, args.chunk_seconds,
-                                            args.context_seconds, args.batch_size,
-                                            on_progress=on_progress)]
+            if config is not None:
+                grams = vad_posteriorgrams(recognizer, path, config, args.batch_size,
+                                           on_progress)
+                yield path, grams or [_no_speech(recognizer, path)]
+            else:
+                yield path, [file_posteriorgram(recognizer, path, args.chunk_seconds,
+                                                args.context_seconds, args.batch_size,
+                                                on_progress=on_progress)]
         except InputError as err:
             yield path, err
+
+
+def _no_speech(recognizer: Any, path: str) -> Posteriorgram:
+    """An empty posteriorgram for a file in which the detector found no speech."""
+    import torch
+
+    return Posteriorgram(str(path), torch.zeros(0, len(recognizer.tokenizer)),
+                         lambda frame: 0.0, audio_info(path).duration)
 
 
 AUDIO = register_modality(Modality(
@@ -99,7 +143,7 @@ AUDIO = register_modality(Modality(
     find_inputs=lambda inputs: [str(p) for p in find_audio_files(list(inputs))],
     measure_inputs=measure_inputs, posteriorgrams=posteriorgrams,
     writers={fmt: OutputFormat(lambda source, results, fmt=fmt:
-                               format_transcript(results[0], fmt), f".{fmt}")
+                               format_transcript(results, fmt), f".{fmt}")
              for fmt in FORMATS},
     recognize_command=("transcribe", "Transcribe audio files or folders (wav, flac, ogg, ...; "
                                      "any rate or channel count) with word timestamps. Long files "

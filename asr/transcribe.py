@@ -6,14 +6,15 @@ encoder a few windows at a time. Only each window's central output frames are ke
 stitched ``(T', V)`` log-probabilities equal the whole-file ones away from the model's receptive
 field; memory is bounded by one batch of windows plus the ``(T', V)`` posteriors (about 11 MB per
 hour for 30 tokens at 40 ms). Word times are CTC alignment frames times the output frame shift
-(``ctc.results``); the formats here render a :class:`ctc.results.Recognition`.
+(``ctc.results``); the formats here render a :class:`ctc.results.Recognition`, or the several
+units one file was cut into (``--vad`` chunks), merged in time order (:func:`merge_units`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -170,9 +171,49 @@ def _word_json(word: Span) -> dict[str, Any]:
     return out
 
 
-def format_transcript(transcript: Recognition, fmt: str, utt_id: str | None = None) -> str:
-    """Render a transcript as ``txt``, ``json``, ``srt``, ``vtt`` or ``ctm`` (times in seconds,
-    rounded to milliseconds)."""
+def merge_units(units: Sequence[Recognition]) -> Recognition:
+    """One file's recognised units (e.g. its ``--vad`` chunks, each placed in the file's time)
+    as one transcript: texts joined, words and tokens in time order, scores added, the lowest
+    confidence; alternatives only for a single unit. ``meta["segments"]`` lists each unit's
+    span (its posteriorgram's ``meta["chunk"]`` when given), text, confidence and n-best."""
+    if not units:
+        raise ValueError("merge_units needs at least one unit")
+    if len(units) == 1:
+        return units[0]
+
+    def span(unit: Recognition) -> tuple[float, float]:
+        if "chunk" in unit.meta:
+            return tuple(unit.meta["chunk"])  # type: ignore[return-value]
+        return (unit.words[0].start, unit.words[-1].end) if unit.words else (0.0, 0.0)
+
+    ordered = sorted(units, key=lambda u: span(u)[0])
+    segments = []
+    for unit in ordered:
+        start, end = span(unit)
+        segment: dict[str, Any] = {"start": round(start, 3), "end": round(end, 3),
+                                   "text": unit.text}
+        if unit.words and unit.words[0].confidence is not None:
+            segment["confidence"] = unit.confidence
+        if unit.alternatives:
+            segment["nbest"] = [{"text": a.text, "score": a.score} for a in unit.alternatives]
+        segments.append(segment)
+    first = ordered[0]
+    return replace(first, text=" ".join(u.text for u in ordered if u.text),
+                   score=sum(u.score for u in ordered),
+                   words=tuple(w for u in ordered for w in u.words),
+                   tokens=tuple(t for u in ordered for t in u.tokens),
+                   meta={**first.meta, "segments": segments},
+                   confidence=min(u.confidence for u in ordered), alternatives=())
+
+
+def format_transcript(transcript: Recognition | Sequence[Recognition], fmt: str,
+                      utt_id: str | None = None) -> str:
+    """Render a transcript (or the units of one file, merged by :func:`merge_units`) as
+    ``txt``, ``json``, ``srt``, ``vtt`` or ``ctm`` (times in seconds, rounded to
+    milliseconds). ``json`` of several units adds ``segments`` (each unit's span, text,
+    confidence and n-best)."""
+    if not isinstance(transcript, Recognition):
+        transcript = merge_units(transcript)
     if fmt == "txt":
         return transcript.text + "\n"
     if fmt == "json":
@@ -183,6 +224,8 @@ def format_transcript(transcript: Recognition, fmt: str, utt_id: str | None = No
         obj["words"] = [_word_json(w) for w in transcript.words]
         if transcript.alternatives:
             obj["nbest"] = [{"text": a.text, "score": a.score} for a in transcript.alternatives]
+        if "segments" in transcript.meta:
+            obj["segments"] = transcript.meta["segments"]
         return json.dumps(obj, ensure_ascii=False) + "\n"
     if fmt == "ctm":  # NIST CTM: name channel start duration word [confidence]
         name = utt_id or Path(transcript.source).stem
