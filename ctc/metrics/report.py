@@ -202,6 +202,24 @@ def _markdown(summary: dict[str, Any], results: Sequence[ScoredUtterance],
     return "\n".join(lines) + "\n"
 
 
+def _calibration_markdown(calibration: Mapping[str, Any], plot: bool) -> str:
+    """The report.md section on word-confidence calibration (``ctc.metrics.calibration``)."""
+    if not calibration["words"]:
+        return ""
+    lines = ["", "## Word confidence calibration", "",
+             f"{calibration['words']} hypothesis words; a word is correct when the alignment "
+             "pairs it with an equal reference word.", "",
+             "| ECE % | MCE % | NCE | Brier | accuracy % | mean confidence % |",
+             "|---|---|---|---|---|---|",
+             f"| {_pct(calibration['ece'])} | {_pct(calibration['mce'])} | "
+             f"{calibration['nce'] if calibration['nce'] is not None else 'n/a'} | "
+             f"{calibration['brier']} | {_pct(calibration['accuracy'])} | "
+             f"{_pct(calibration['mean_confidence'])} |", ""]
+    if plot:
+        lines += ["![reliability](reliability.png)", ""]
+    return "\n".join(lines)
+
+
 def summarize(results: Sequence[ScoredUtterance], *, title: str,
               extra: dict[str, Any] | None = None, normalizer: TextNormalizer | None = None,
               units: Sequence[str] = ("word", "char"), bootstrap_samples: int = 1000,
@@ -261,6 +279,8 @@ def write_report(results: Sequence[ScoredUtterance], out_dir: str | Path, *, tit
         hypotheses: the ``hypotheses.jsonl`` rows of an evaluation (``path``, ``unit``,
             ``extent``, ``words``, ``tokens`` by ``id``): the page plays each utterance's audio
             with its word times, or shows each line image with its characters' x-ranges.
+            With word confidences in them, the report also measures their calibration
+            (``summary["calibration"]``: ECE, MCE, NCE, Brier score, bins; ``reliability.png``).
         html: write ``index.html``.
     Returns:
         the summary: ``summary["wer"]["rate"]``, ``summary["cer"]["rate"]`` (fractions), counts,
@@ -291,17 +311,28 @@ def write_report(results: Sequence[ScoredUtterance], out_dir: str | Path, *, tit
                                        title=f"{utt_id}: posteriorgram and decoded path")
             summary["posteriorgram"] = utt_id
             files.append("posteriorgram.png")
+    rows = list(hypotheses) if hypotheses is not None else None
+    calibration_md = ""
+    if rows and any(w.get("confidence") is not None for r in rows for w in r.get("words", [])):
+        from ctc.metrics.calibration import plot_reliability, word_calibration
+
+        summary["calibration"] = calibration = word_calibration(rows)
+        if plots and calibration["words"]:
+            plot_reliability(calibration, out / "reliability.png")
+            files.append("reliability.png")
+        calibration_md = _calibration_markdown(calibration, "reliability.png" in files)
     if html:
         files.append(PAGE)
     summary["files"] = files
     if html:
         norm = normalizer or TextNormalizer()
         write_index(out, summary, results, scores, [norm(r.ref) for r in results],
-                    [norm(r.hyp) for r in results], hypotheses=hypotheses)
+                    [norm(r.hyp) for r in results], hypotheses=rows)
     scripts_md = ""
     if "char" in scores:  # character accuracy by script and category, top confusions
         summary["scripts"], scripts_md = report_section(results, normalizer, top)
-    atomic_write_text(out / "report.md", _markdown(summary, results, scores) + scripts_md)
+    atomic_write_text(out / "report.md",
+                      _markdown(summary, results, scores) + calibration_md + scripts_md)
     atomic_write_text(out / "report.json",
                       json.dumps(_finite(summary), indent=2, ensure_ascii=False))
     return summary

@@ -63,3 +63,12 @@ def test_posteriors_dump_format(recognizer, tmp_path):
         assert item["ref"] == record.text
         assert item["log_probs"].dtype == torch.float32
         torch.testing.assert_close(item["log_probs"], expected[record])
+
+
+def test_report_measures_word_confidence_calibration(recognizer, tmp_path):
+    summary = evaluate(recognizer, synthetic_records(12), tmp_path / "r", title="t")
+    calibration = summary["calibration"]
+    assert calibration["words"] == sum(len(r.text.split()) for r in synthetic_records(12))
+    assert 0.0 <= calibration["ece"] <= 1.0 and calibration["accuracy"] == 1.0
+    assert (tmp_path / "r" / "reliability.png").is_file()
+    assert "Word confidence calibration" in (tmp_path / "r" / "report.md").read_text()
