@@ -165,7 +165,8 @@ def read_hypotheses(path: str | os.PathLike) -> list[dict[str, Any]]:
 def plot_reliability(calibration: Mapping[str, Any], out_png: str | os.PathLike, *,
                      title: str = "word confidence reliability") -> None:
     """Reliability diagram of :func:`word_calibration`'s result: accuracy per confidence bin
-    against the diagonal, each bin's gap shaded, and the words per bin below; saved as PNG."""
+    against the diagonal, each bin's gap to its mean confidence hatched, and the words per bin
+    below; saved as PNG."""
     from ctc.metrics.plots import _figure, _save
 
     table = calibration["bins"]
@@ -179,8 +180,9 @@ def plot_reliability(calibration: Mapping[str, Any], out_png: str | os.PathLike,
             color="tab:blue", edgecolor="white", label="accuracy")
     for c, b in filled:
         low, high = sorted((b["accuracy"], b["confidence"]))
-        top.bar(c, high - low, bottom=low, width=width * 0.95, color="tab:red", alpha=0.3,
-                label="gap" if c == filled[0][0] else None)
+        top.bar(c, high - low, bottom=low, width=width * 0.95, fill=False, hatch="///",
+                edgecolor="tab:red", linewidth=0.8,
+                label="gap to mean confidence" if c == filled[0][0] else None)
     ece = calibration.get("ece")
     words = calibration.get("words", 0)
     top.set_title(f"{title}\nECE {ece * 100:.2f}% over {words} words" if ece is not None
