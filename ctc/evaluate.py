@@ -23,7 +23,13 @@ from ctc.io import atomic_save, atomic_write_text
 from ctc.metrics.normalize import TextNormalizer
 from ctc.metrics.report import ScoredUtterance, write_report
 from ctc.recognizer import Recognizer, RecordPosteriors
-from ctc.results import Recognition, decode_nbest, make_recognition
+from ctc.results import (
+    Recognition,
+    WordConfidence,
+    competing,
+    decode_nbest,
+    make_recognition,
+)
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[Hypothesis]]
 
@@ -67,7 +73,8 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
              decoder: Decoder | None = None, title: str = "evaluation",
              dump_posteriors: Path | None = None, max_frames: int = 20000,
              num_workers: int = 0, extra: dict[str, Any] | None = None,
-             normalizer: TextNormalizer | None = None, nbest: int = 1) -> dict[str, Any]:
+             normalizer: TextNormalizer | None = None, nbest: int = 1,
+             confidence: WordConfidence | None = None) -> dict[str, Any]:
     """Decode ``records``, score them against their texts and write the report.
 
     ``decoder`` is any ``(log_probs (N, T, V), lengths (N,)) -> list[Hypothesis]`` (default:
@@ -80,7 +87,8 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     ``{"tokens", "blank", "word_delimiter", "word_prefix", "items": [{"id", "ref",
     "log_probs" (T, V)}]}`` with torch.save, for LM weight tuning. ``normalizer`` is passed to
     ``write_report`` (default: whitespace collapsing only); ``extra`` is stored in the report.
-    ``nbest`` > 1 adds each record's n-best list to its row (beam-search decoders).
+    ``nbest`` > 1 adds each record's n-best list to its row (beam-search decoders);
+    ``confidence`` says how word confidences are computed (default: acoustic spikes).
 
     Under ``torchrun`` the records are shared out over the processes (every ``world``-th
     record each) and gathered back in manifest order: the report, written by rank 0, holds the
@@ -96,6 +104,8 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     indices = list(range(shard.rank, len(records), shard.world))
     for window in recognizer.iter_windows([records[i] for i in indices], max_frames=max_frames,
                                           num_workers=num_workers):
+        rivals = iter(competing(confidence, [r.log_probs for r in window
+                                             if r.log_probs is not None]))
         for result, found in zip(window, decode_window(window, decode, nbest)):
             index = indices[result.index]
             if found is None:
@@ -107,7 +117,8 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
                 hyp = replace(hyp, text=tokenizer.text(hyp.tokens))
             record, log_probs = result.record, result.log_probs
             placed = make_recognition(hyp, recognizer.posteriorgram(result), tokenizer, unit,
-                                      found if nbest > 1 else ())
+                                      found if nbest > 1 else (), next(rivals),
+                                      confidence.scale if confidence else 1.0)
             item = None
             if dump_posteriors is not None:
                 item = {"id": record.id, "ref": record.text, "log_probs": log_probs}

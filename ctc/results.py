@@ -8,9 +8,13 @@ frame it is emitted at while the frame-wise best token stays the same, never pas
 token's frame.
 
 Confidence (in [0, 1]): a token's is its highest posterior probability over its span (CTC
-emits a token as a spike, and the spike's height is how sure the model is); a word's is the
-lowest of its tokens' (a word is right only if every one of its tokens is). Both come from the
-acoustic model alone, also when an LM chose the words.
+emits a token as a spike, and the spike's height is how sure the model is). A word's is, without
+an LM, the lowest of its tokens' (a word is right only if every one of its tokens is); with an
+LM, where the language model often rescues words the acoustic model hesitated on, it is the word's
+posterior over an n-best list (Wessel, Schlüter, Macherey & Ney 2001, "Confidence measures for
+large vocabulary continuous speech recognition"): the hypotheses' scores, scaled, are normalised
+into probabilities, and a word's confidence is the probability of the hypotheses that hold the
+same word over an overlapping span. See ``DecodeConfig.confidence_*`` for what was measured.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from ctc.decode.hypothesis import Hypothesis
@@ -91,9 +96,51 @@ def token_spans(hyp: Hypothesis, log_probs: torch.Tensor) -> list[tuple[int, int
     return out
 
 
+@dataclass(frozen=True)
+class WordConfidence:
+    """How word confidences are computed: from an n-best list of ``nbest`` hypotheses of
+    ``decoder`` with scores scaled by ``scale``, or (``decoder`` None) from acoustic spikes."""
+
+    decoder: Callable | None = None
+    nbest: int = 1
+    scale: float = 1.0
+
+    @classmethod
+    def of(cls, config: Any, tokenizer: Any) -> WordConfidence:
+        """The word confidence a :class:`ctc.decode.config.DecodeConfig` asks for."""
+        from ctc.decode.factory import build_confidence_decoder
+
+        decoder = build_confidence_decoder(config, tokenizer)
+        return cls(decoder, config.confidence_nbest, config.confidence_scale) if decoder \
+            else cls()
+
+
+def nbest_word_posteriors(best: Hypothesis, competitors: Sequence[Hypothesis],
+                          scale: float) -> list[float]:
+    """Each word of ``best``: the posterior mass of the ``competitors`` holding the same word
+    over an overlapping frame span (scores scaled by ``scale``, normalised; ``best`` counts as
+    one of them if it is not in the list)."""
+    hyps = list(competitors)
+    if not any(h.tokens == best.tokens for h in hyps):
+        hyps.append(best)
+    scores = np.array([h.score for h in hyps], dtype=np.float64) * scale
+    post = np.exp(scores - scores.max())
+    post /= post.sum()
+    out = []
+    for w in best.words:
+        out.append(float(sum(p for h, p in zip(hyps, post)
+                             if any(v.word == w.word and v.start < w.end and w.start < v.end
+                                    for v in h.words))))
+    return out
+
+
 def make_recognition(hyp: Hypothesis, gram: Posteriorgram, tokenizer: Any, unit: str,
-                     alternatives: Sequence[Hypothesis] = ()) -> Recognition:
-    """Place a hypothesis decoded from ``gram.log_probs`` on its source."""
+                     alternatives: Sequence[Hypothesis] = (),
+                     competitors: Sequence[Hypothesis] = (), scale: float = 1.0
+                     ) -> Recognition:
+    """Place a hypothesis decoded from ``gram.log_probs`` on its source; ``alternatives``: the
+    n-best list to report; ``competitors``: an n-best list for word posteriors (else the words'
+    confidences come from their tokens' spikes)."""
     extent = gram.extent
     surface = tokenizer.token_text.surface
     spans = token_spans(hyp, gram.log_probs)
@@ -107,10 +154,14 @@ def make_recognition(hyp: Hypothesis, gram: Posteriorgram, tokenizer: Any, unit:
     for index, (_, _, _, confidence) in zip(word_of, spans):
         if index >= 0:
             lowest[index] = min(lowest.get(index, 1.0), confidence)
+    if len(competitors) > 1:
+        confidences = nbest_word_posteriors(hyp, competitors, scale)
+    else:
+        confidences = [lowest.get(i, 1.0) for i in range(len(hyp.words))]
     words = tuple(Span(w.word, _clip(gram.position(w.start), extent),
                        _clip(gram.position(max(w.end, w.start + 1)), extent),
-                       round(lowest.get(i, 1.0), 4))
-                  for i, w in enumerate(hyp.words))
+                       round(min(max(c, 0.0), 1.0), 4))
+                  for w, c in zip(hyp.words, confidences))
     alts = tuple(Alternative(a.text, round(float(a.score), 4)) for a in alternatives)
     return Recognition(gram.source, hyp.text, float(hyp.score), extent, unit, words,
                        tuple(tokens), gram.meta,
@@ -141,14 +192,26 @@ def decode_nbest(decoder: Callable, log_probs: Sequence[torch.Tensor], nbest: in
 
 
 def recognize(gram: Posteriorgram, decoder: Callable, tokenizer: Any, unit: str,
-              nbest: int = 1) -> Recognition:
+              nbest: int = 1, confidence: WordConfidence | None = None) -> Recognition:
     """Decode one input's posteriors and place the result on it."""
-    return recognize_all([gram], decoder, tokenizer, unit, nbest)[0]
+    return recognize_all([gram], decoder, tokenizer, unit, nbest, confidence)[0]
 
 
 def recognize_all(grams: Sequence[Posteriorgram], decoder: Callable, tokenizer: Any, unit: str,
-                  nbest: int = 1) -> list[Recognition]:
+                  nbest: int = 1, confidence: WordConfidence | None = None
+                  ) -> list[Recognition]:
     """Decode posteriorgrams as one batch and place each result on its source."""
-    lists = decode_nbest(decoder, [g.log_probs for g in grams], nbest)
-    return [make_recognition(hyps[0], gram, tokenizer, unit, hyps if nbest > 1 else ())
-            for gram, hyps in zip(grams, lists)]
+    log_probs = [g.log_probs for g in grams]
+    lists = decode_nbest(decoder, log_probs, nbest)
+    rivals = competing(confidence, log_probs)
+    return [make_recognition(hyps[0], gram, tokenizer, unit, hyps if nbest > 1 else (),
+                             rival, confidence.scale if confidence else 1.0)
+            for gram, hyps, rival in zip(grams, lists, rivals)]
+
+
+def competing(confidence: WordConfidence | None, log_probs: Sequence[torch.Tensor]
+              ) -> list[list[Hypothesis]]:
+    """The n-best lists behind word posteriors (empty lists: acoustic confidences)."""
+    if confidence is None or confidence.decoder is None:
+        return [[] for _ in log_probs]
+    return decode_nbest(confidence.decoder, log_probs, confidence.nbest)

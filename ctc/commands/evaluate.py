@@ -51,6 +51,7 @@ def run_evaluate(args: argparse.Namespace, modality: Modality) -> int:
     from ctc.decode import build_decoder
     from ctc.distributed import current_shard
     from ctc.evaluate import evaluate
+    from ctc.results import WordConfidence
 
     if Path(args.report).exists() and not Path(args.report).is_dir():
         raise InputError(f"--report {args.report}: exists and is not a folder")
@@ -63,7 +64,8 @@ def run_evaluate(args: argparse.Namespace, modality: Modality) -> int:
     title = args.title or f"{Path(args.manifest).stem} ({label})"
     summary = evaluate(recognizer, records, args.report, decoder=decoder, title=title,
                        dump_posteriors=args.dump_posteriors, extra={"decoder": label},
-                       nbest=config.nbest)
+                       nbest=config.nbest,
+                       confidence=WordConfidence.of(config, recognizer.tokenizer))
     if not shard.is_main:  # rank 0 speaks for the run
         return 1 if summary.get("skipped") else 0
     print(f"model: {recognizer.checkpoint}")

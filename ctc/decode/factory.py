@@ -13,7 +13,7 @@ from ctc.errors import InputError
 
 Decoder = Callable[[Any, Any], list[Hypothesis]]
 
-__all__ = ["BACKENDS", "Decoder", "build_decoder", "make_decoder"]
+__all__ = ["BACKENDS", "Decoder", "build_confidence_decoder", "build_decoder", "make_decoder"]
 
 
 def make_decoder(backend: str, tokens: Sequence[str], blank: int = 0,
@@ -72,3 +72,16 @@ def build_decoder(config: DecodeConfig, tokenizer: Any) -> Decoder:
     return make_decoder(config.backend, list(tokenizer.symbols), tokenizer.blank,
                         tokenizer.word_delimiter, lm=config.lm,
                         word_prefix=tokenizer.word_prefix, **options)
+
+
+def build_confidence_decoder(config: DecodeConfig, tokenizer: Any) -> Decoder | None:
+    """The n-best search behind word confidences with an LM: our decoder with the same options
+    but without recombination (hypotheses that share a future stay apart, so the list spans
+    the real alternatives); None when word confidences come from the acoustic spikes (no LM,
+    another backend, or ``confidence_nbest`` < 2)."""
+    config = config.with_tuned(None)
+    if config.backend != "ours" or not config.lm or config.confidence_nbest < 2:
+        return None
+    from dataclasses import replace
+
+    return build_decoder(replace(config, recombine=False), tokenizer)

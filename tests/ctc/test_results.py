@@ -56,3 +56,40 @@ def test_nbest_lists_come_best_first(tmp_path):
     assert result.alternatives[0].text == result.text
     assert len({alt.text for alt in result.alternatives}) == len(scores)
     assert math.isfinite(result.score)
+
+
+def test_nbest_word_posteriors_weigh_the_hypotheses_holding_each_word():
+    from ctc.decode.hypothesis import Hypothesis, WordSpan
+    from ctc.results import nbest_word_posteriors
+
+    def hyp(score, *words):
+        return Hypothesis((), (), score, " ".join(w for w, _, _ in words),
+                          tuple(WordSpan(*w) for w in words))
+
+    best = hyp(-1.0, ("the", 0, 5), ("cat", 8, 13))
+    rival = hyp(-1.0 - math.log(3), ("the", 0, 5), ("cap", 8, 13))  # 3x less likely
+    late = hyp(-50.0, ("the", 20, 25), ("cat", 30, 35))  # same words elsewhere: no support
+    conf = nbest_word_posteriors(best, [best, rival, late], scale=1.0)
+    assert conf == pytest.approx([1.0, 0.75], abs=1e-6)  # "the": in both likely ones
+    assert nbest_word_posteriors(best, [rival], scale=1.0) == pytest.approx([1.0, 0.75])
+    flat = nbest_word_posteriors(best, [best, rival], scale=0.0)  # scale 0: all equally likely
+    assert flat == pytest.approx([1.0, 0.5])
+
+
+def test_word_confidences_with_an_lm_come_from_the_nbest(tmp_path):
+    from ctc.decode import DecodeConfig, build_decoder
+    from ctc.results import WordConfidence
+
+    lm = tmp_path / "lm.arpa"
+    write_arpa(estimate(read_sentences(["ab ba", "ba ab", "ab ab"] * 3), 2), lm)
+    a, b, space = (TOK.symbols.index(c) for c in "ab ")
+    gram = _gram([a, 0, b, space, b, 0, a], [0.6, 0.9, 0.55, 0.9, 0.6, 0.9, 0.7])
+    config = DecodeConfig(lm=str(lm), beam_size=16)
+    confidence = WordConfidence.of(config, TOK)
+    assert confidence.decoder is not None and confidence.nbest == config.confidence_nbest
+    with_lm = recognize(gram, build_decoder(config, TOK), TOK, "s", confidence=confidence)
+    acoustic = recognize(gram, build_decoder(config, TOK), TOK, "s")
+    assert [w.text for w in with_lm.words] == [w.text for w in acoustic.words]
+    assert all(0.0 <= w.confidence <= 1.0 for w in with_lm.words)
+    assert [w.confidence for w in with_lm.words] != [w.confidence for w in acoustic.words]
+    assert WordConfidence.of(DecodeConfig(), TOK).decoder is None  # greedy: acoustic spikes
