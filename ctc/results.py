@@ -121,7 +121,7 @@ def nbest_word_posteriors(best: Hypothesis, competitors: Sequence[Hypothesis],
     over an overlapping frame span (scores scaled by ``scale``, normalised; ``best`` counts as
     one of them if it is not in the list)."""
     hyps = list(competitors)
-    if not any(h.tokens == best.tokens for h in hyps):
+    if not any(h.text == best.text and h.words == best.words for h in hyps):
         hyps.append(best)
     scores = np.array([h.score for h in hyps], dtype=np.float64) * scale
     post = np.exp(scores - scores.max())
