@@ -84,7 +84,8 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
                disable=args.quiet or not shard.is_main or None, file=sys.stderr,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}<{remaining}]")
     printed: list[tuple[int, str]] = []  # (input position, text for stdout)
-    failures: list[tuple[int, str]] = []
+    failures: list[tuple[int, str]] = []  # (input position, message); a document may have many
+    recognised: list[int] = []  # input positions with an output
     position = {source: i for i, source in enumerate(inputs)}
     for source, grams in modality.posteriorgrams(recognizer, mine, args, bar.update):
         if isinstance(grams, InputError):
@@ -95,6 +96,7 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
         results = recognize_all(grams, decoder, recognizer.tokenizer, modality.unit,
                                 config.nbest, confidence)
         content = output.write(source, results)
+        recognised.append(position[source])
         if out_dir is not None:
             atomic_write_text(out_dir / names[source], content)
             continue
@@ -109,6 +111,7 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
     if shard.world > 1:  # rank 0 prints everything in input order
         printed = sorted(p for part in gather_objects(printed, shard) for p in part)
         failures = sorted(f for part in gather_objects(failures, shard) for f in part)
+        recognised = [r for part in gather_objects(recognised, shard) for r in part]
         if shard.is_main:
             for _, content in printed:
                 sys.stdout.write(content if content.endswith("\n") else content + "\n")
@@ -116,9 +119,16 @@ def run_recognize(args: argparse.Namespace, modality: Modality) -> int:
                 print(f"{prog}: skipped: {message}", file=sys.stderr)
             sys.stdout.flush()
     status = 0
-    if failures:
+    if failures:  # an input is skipped, or (a document with bad lines) recognised in part
+        troubled = {i for i, _ in failures}
+        partly = troubled & set(recognised)
         if shard.is_main:
-            print(f"{prog}: error: {len(failures)} of {len(inputs)} {modality.input_noun}s "
-                  "skipped (unreadable)", file=sys.stderr)
+            noun = modality.input_noun
+            if troubled - partly:
+                print(f"{prog}: error: {len(troubled - partly)} of {len(inputs)} {noun}s "
+                      "skipped (unreadable)", file=sys.stderr)
+            if partly:
+                print(f"{prog}: error: {len(partly)} of {len(inputs)} {noun}s recognised in "
+                      "part (the lines named above were left out)", file=sys.stderr)
         status = 1
     return int(broadcast_object(status, shard))
