@@ -56,6 +56,7 @@ $(VENV)/.installed: pyproject.toml setup.py | system-packages
 	$(PIP) install -q kenlm
 	CAROUSEL_SKIP_EXT=1 $(PIP) install -q --no-build-isolation -e '.[$(EXTRAS)]'
 	$(PIP) install -q --no-deps pyctcdecode pygtrie
+	$(PIP) install -q --no-deps ocrd-validators || echo "warning: no ocrd-validators: the PAGE schema tests will be skipped" >&2
 	touch $@
 
 build: $(EXT_STAMP)
