@@ -16,8 +16,8 @@
 #   1 prepare   JSONL manifests (asr prepare librispeech) in MANIFESTS
 #   2 lm        word n-gram LM from the training transcripts (ctc lm build; LM_ORDER=0: none)
 #   3 pretrain  PRETRAIN=espeak: asr train on the espeak-ng speech (PRETRAIN_CONFIG, budget
-#               PRETRAIN_MINUTES), validated on the real dev set, into EXP/pretrain
-#   4 train     asr train on the real training set (CONFIG, budget MINUTES; --init EXP/pretrain
+#               PRETRAIN_MINUTES), validated on the real dev set, into PRETRAIN_EXP
+#   4 train     asr train on the real training set (CONFIG, budget MINUTES; --init PRETRAIN_EXP
 #               after pretraining; MIX=1: the espeak-ng speech mixed into the training set)
 #   5 evaluate  tune the LM weights on dev (ctc tune-lm), evaluate test greedy and with the LM
 #               (asr evaluate --model EXP: the validated checkpoint)
@@ -41,6 +41,9 @@
 #   MIX=0               1: espeak-ng speech mixed into the training set (MIX_UTTS of it)
 #   ESPEAK_ROOT=data/espeak-LANG  ESPEAK_UTTS=3000 ESPEAK_MORE_TEXT=mo   generated corpus
 #   PRETRAIN_CONFIG=recipes/asterisk/conf/pretrain.yaml  PRETRAIN_MINUTES=20
+#   PRETRAIN_EXP=EXP/pretrain   where the pretrained model goes; one that holds a finished
+#                       model (checkpoint_choice.json) is used as it is, so several fine-tuning
+#                       runs can share one pretraining
 #   FINETUNE_ARGS="--set optim.lr=1e-3 --set optim.warmup_steps=50"   with pretraining
 #   MIX_UTTS=1000       espeak-ng utterances mixed in with MIX=1
 #   EXP                 experiment folder (exp/asterisk-LANG[-pretrain][-mix])
@@ -88,6 +91,7 @@ suffix=""
 if [ "$PRETRAIN" = espeak ]; then suffix="$suffix-pretrain"; fi
 if [ "$MIX" = 1 ]; then suffix="$suffix-mix"; fi
 EXP="${EXP:-exp/asterisk-$CORPUS_LANG$suffix}"
+PRETRAIN_EXP="${PRETRAIN_EXP:-$EXP/pretrain}"
 MANIFESTS="${MANIFESTS:-$CORPUS_ROOT/manifests}"
 LM_ORDER="${LM_ORDER:-3}"
 DECODER="${DECODER:-ours}"
@@ -187,15 +191,17 @@ if want_stage 2 lm "build the ${LM_ORDER}-gram LM from $CORPUS_ROOT/lm-text.txt"
   stage_done 2 lm
 fi
 
-if want_stage 3 pretrain "pretrain on espeak-ng speech ($PRETRAIN_MINUTES min) into $EXP/pretrain"; then
-  if [ "$PRETRAIN" = espeak ]; then
-    resume=()
-    if [ -f "$EXP/pretrain/last.pt" ] && [ "$force" = 0 ]; then resume=(--resume); fi
-    asr train --config "$PRETRAIN_CONFIG" --train "$ESPEAK_MANIFESTS/train-espeak.jsonl" \
-      --valid "$MANIFESTS/dev.jsonl" --out "$EXP/pretrain" "${resume[@]}" \
-      --set "train.max_minutes=$PRETRAIN_MINUTES" --set "train.threads=$THREADS"
-  else
+if want_stage 3 pretrain "pretrain on espeak-ng speech ($PRETRAIN_MINUTES min) into $PRETRAIN_EXP"; then
+  if [ "$PRETRAIN" != espeak ]; then
     log "PRETRAIN=none: nothing to pretrain"
+  elif [ -f "$PRETRAIN_EXP/checkpoint_choice.json" ] && [ "$force" = 0 ]; then
+    log "$PRETRAIN_EXP holds a pretrained model: used as it is"
+  else
+    resume=()
+    if [ -f "$PRETRAIN_EXP/last.pt" ] && [ "$force" = 0 ]; then resume=(--resume); fi
+    asr train --config "$PRETRAIN_CONFIG" --train "$ESPEAK_MANIFESTS/train-espeak.jsonl" \
+      --valid "$MANIFESTS/dev.jsonl" --out "$PRETRAIN_EXP" "${resume[@]}" \
+      --set "train.max_minutes=$PRETRAIN_MINUTES" --set "train.threads=$THREADS"
   fi
   stage_done 3 pretrain
 fi
@@ -211,7 +217,7 @@ if want_stage 4 train "train on the real set ($MINUTES min) with $CONFIG into $E
   args=()
   if [ "$PRETRAIN" = espeak ]; then
     # shellcheck disable=SC2206  # FINETUNE_ARGS is a list of arguments
-    args=(--init "$EXP/pretrain" $FINETUNE_ARGS)
+    args=(--init "$PRETRAIN_EXP" $FINETUNE_ARGS)
   fi
   resume=()
   if [ -f "$EXP/last.pt" ] && [ "$force" = 0 ]; then resume=(--resume); fi
