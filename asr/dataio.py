@@ -20,7 +20,7 @@ from ctc.data.manifest import Record, validate_record
 from ctc.errors import InputError
 from ctc.io import read_text_lines
 
-SHOWN_PROBLEMS = 20  # problems printed one by one; the rest are counted
+SHOWN_NOTES = 20  # notes printed one by one; the rest are counted
 
 
 @dataclass
@@ -46,13 +46,13 @@ def report(outcome: Outcome, prog: str, what: str, stream) -> int:
     hours = (f", {seconds / 3600:.2f} h" if seconds >= 360 else f", {seconds:.1f} s"
              if seconds else "")
     print(f"{outcome.records} {what}{hours} -> {outcome.written}")
-    for note in outcome.notes:
+    for note in outcome.notes[:SHOWN_NOTES]:
         print(f"{prog}: note: {note}", file=stream)
-    for problem in outcome.problems[:SHOWN_PROBLEMS]:
+    if len(outcome.notes) > SHOWN_NOTES:
+        print(f"{prog}: note: ... and {len(outcome.notes) - SHOWN_NOTES} more like these",
+              file=stream)
+    for problem in outcome.problems:  # every one: each names its file and line
         print(f"{prog}: skipped: {problem}", file=stream)
-    hidden = len(outcome.problems) - SHOWN_PROBLEMS
-    if hidden > 0:
-        print(f"{prog}: skipped: ... and {hidden} more", file=stream)
     if outcome.problems:
         count = len(outcome.problems)
         print(f"{prog}: error: {count} entr{'y' if count == 1 else 'ies'} skipped (listed above)",
