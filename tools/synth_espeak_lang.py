@@ -210,13 +210,22 @@ def synthesize(job: Job) -> str | None:
     return None
 
 
-def plan_voices(lang: str, count: int, rng: random.Random) -> list[tuple[str, int, int]]:
-    """``count`` distinct (voice, rate, pitch) speakers of the language."""
+def plan_voices(lang: str, train: int, dev: int, rng: random.Random
+                ) -> tuple[list[tuple[str, int, int]], list[tuple[str, int, int]]]:
+    """(voice, rate, pitch) speakers for training and dev: dev voices are never heard in
+    training; a language with fewer voices than training speakers reuses them with other rates
+    and pitches (Italian has one accent: 17 voices)."""
     combos = [(f"{a}+{v}" if v else a) for a in ACCENTS[lang] for v in VARIANTS]
     rng.shuffle(combos)
-    if count > len(combos):
-        raise InputError(f"at most {len(combos)} distinct {lang} voices; {count} requested")
-    return [(voice, rng.randint(130, 190), rng.randint(20, 80)) for voice in combos[:count]]
+    if dev >= len(combos):
+        raise InputError(f"at most {len(combos) - 1} dev voices for {lang}; {dev} requested")
+    held, rest = combos[:dev], combos[dev:]
+
+    def speaker(voice: str) -> tuple[str, int, int]:
+        return voice, rng.randint(130, 190), rng.randint(20, 80)
+
+    return ([speaker(rest[i % len(rest)]) for i in range(train)],
+            [speaker(voice) for voice in held])
 
 
 def build(lang: str, root: Path, *, utterances: int, dev_utterances: int = 100,
@@ -262,9 +271,8 @@ def build(lang: str, root: Path, *, utterances: int, dev_utterances: int = 100,
     while len(sentences) < utterances and train_texts:  # not enough other text: repeat
         sentences.append(rng.choice(train_texts))
     rng.shuffle(sentences)
-    voices = plan_voices(lang, speakers + dev_speakers, rng)
-    plan = {"train-espeak": (voices[:speakers], sentences),
-            "dev-espeak": (voices[speakers:], dev_texts)}
+    train_voices, dev_voices = plan_voices(lang, speakers, dev_speakers, rng)
+    plan = {"train-espeak": (train_voices, sentences), "dev-espeak": (dev_voices, dev_texts)}
     corpus = root / "LibriSpeech"
     job_list: list[Job] = []
     transcripts: dict[Path, list[str]] = defaultdict(list)

@@ -126,3 +126,12 @@ def test_tiny_corpus(tmp_path):
     reports = prepare_librispeech(tmp_path / "out", ["train-espeak", "dev-espeak"],
                                   tmp_path / "m")
     assert [r.utterances for r in reports] == [8, 1]
+
+
+def test_dev_voices_are_never_heard_in_training_even_with_few_voices():
+    train, dev = synth.plan_voices("it", 30, 4, random.Random(0))
+    assert len(train) == 30 and len(dev) == 4
+    assert not {v for v, _, _ in train} & {v for v, _, _ in dev}
+    assert len({(v, r, p) for v, r, p in train}) > 17 - 4  # voices reused with other settings
+    with pytest.raises(synth.InputError, match="dev voices"):
+        synth.plan_voices("it", 3, 17, random.Random(0))
