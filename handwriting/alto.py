@@ -40,6 +40,7 @@ from handwriting.documents import (
     parse_points,
     parse_xml,
     resolve_image,
+    serialize_xml,
     unique_id,
     word_polygon,
 )
@@ -312,13 +313,6 @@ def _add_processing(root: Any, namespace: str, taken: set[str]) -> None:
     description.insert(position, step)
 
 
-def _serialize(tree_or_root: Any) -> str:
-    from lxml import etree
-
-    body = etree.tostring(tree_or_root, encoding="unicode")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
-
-
 def write_alto(doc: Document, results: Sequence[Any]) -> str:
     """``doc`` (an ALTO document) with ``results`` written into their lines (``meta["index"]``:
     the line's position in ``doc.lines``; ``meta["outline"]``: its polygon in page pixels);
@@ -329,7 +323,7 @@ def write_alto(doc: Document, results: Sequence[Any]) -> str:
         line = doc.lines[result.meta["index"]]
         _fill_line(line.element, result, np.asarray(result.meta["outline"]), doc.scale, taken)
     _add_processing(root, doc.namespace, taken)
-    return _serialize(doc.tree)
+    return serialize_xml(doc.tree)
 
 
 def new_alto(results: Sequence[Any], image_name: str, image_size: tuple[int, int]) -> str:
@@ -368,4 +362,4 @@ def new_alto(results: Sequence[Any], image_name: str, image_size: tuple[int, int
         _fill_line(line, result, outline, (1.0, 1.0), taken)
     _add_processing(root, ns, taken)
     etree.indent(root, space="  ")
-    return _serialize(root)
+    return serialize_xml(root)

@@ -355,6 +355,14 @@ def read_document(path: str | os.PathLike) -> Document:
     raise InputError(f"{path}: neither PAGE-XML (root PcGts) nor ALTO (root alto)")
 
 
+def serialize_xml(tree_or_root: Any) -> str:
+    """The text of a written document: an XML declaration (UTF-8), the tree, a final newline."""
+    from lxml import etree
+
+    body = etree.tostring(tree_or_root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
 def unique_id(wanted: str, taken: set[str]) -> str:
     """``wanted``, or ``wanted_2``, ``wanted_3``, ... the first not in ``taken`` (added)."""
     candidate, n = wanted, 1

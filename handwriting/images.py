@@ -7,7 +7,9 @@ map back to the pixels of the original file, so recognised characters can be pla
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,30 +63,23 @@ def read_gray(path: str | os.PathLike, *, transpose: bool | None = True,
     its coordinates refer to). InputError naming the file when it is missing or unreadable.
     """
     name = os.fspath(path)
-    try:
-        with Image.open(name) as image:
-            image.seek(0)
-            if transpose or (transpose is None and size is not None
-                             and tuple(image.size) != tuple(size)):
-                turned = ImageOps.exif_transpose(image)
-                if transpose or tuple(turned.size) == tuple(size or ()):
-                    image = turned
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                rgba = image.convert("RGBA")
-                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(white, rgba)
-            if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-                array = np.asarray(image, dtype=np.float64)
-                top = array.max() or 1.0
-                gray = np.round(array * (255.0 / top)).astype(np.uint8)
-            else:
-                gray = np.asarray(image.convert("L"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise InputError(f"{name}: image not found") from None
-    except Image.DecompressionBombError as err:
-        raise InputError(f"{name}: image too large ({err})") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
-        raise InputError(f"{name}: unreadable image ({_reason(err)})") from None
+    with _reading(name), Image.open(name) as image:
+        image.seek(0)
+        if transpose or (transpose is None and size is not None
+                         and tuple(image.size) != tuple(size)):
+            turned = ImageOps.exif_transpose(image)
+            if transpose or tuple(turned.size) == tuple(size or ()):
+                image = turned
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(white, rgba)
+        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            array = np.asarray(image, dtype=np.float64)
+            top = array.max() or 1.0
+            gray = np.round(array * (255.0 / top)).astype(np.uint8)
+        else:
+            gray = np.asarray(image.convert("L"), dtype=np.uint8)
     return gray
 
 
@@ -92,20 +87,27 @@ def _reason(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
-def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(width, height)`` of an image file, decoding all of it (a truncated file is caught
-    here, not when training reaches it); InputError naming the file otherwise."""
-    name = os.fspath(path)
+@contextlib.contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """Turn what Pillow raises for a missing, corrupt, truncated or oversized image into an
+    InputError naming the file."""
     try:
-        with Image.open(name) as image:
-            image.load()
-            return image.size
+        yield
     except FileNotFoundError:
         raise InputError(f"{name}: image not found") from None
     except Image.DecompressionBombError as err:
         raise InputError(f"{name}: image too large ({err})") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
         raise InputError(f"{name}: unreadable image ({_reason(err)})") from None
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """``(width, height)`` of an image file, decoding all of it (a truncated file is caught
+    here, not when training reaches it); InputError naming the file otherwise."""
+    name = os.fspath(path)
+    with _reading(name), Image.open(name) as image:
+        image.load()
+        return image.size
 
 
 def check_line_shape(gray: np.ndarray, name: str) -> None:

@@ -44,6 +44,7 @@ from handwriting.documents import (
     parse_points,
     parse_xml,
     resolve_image,
+    serialize_xml,
     unique_id,
     word_polygon,
 )
@@ -266,13 +267,6 @@ def _touch_metadata(root: Any, ns: str) -> None:
             item.tail, children[-1].tail = children[-1].tail, metadata.text
 
 
-def _serialize(tree_or_root: Any) -> str:
-    from lxml import etree
-
-    body = etree.tostring(tree_or_root, encoding="unicode")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
-
-
 def write_page(doc: Document, results: Sequence[Any]) -> str:
     """``doc`` (a PAGE document) with ``results`` written into their lines (``meta["index"]``:
     the line's position in ``doc.lines``; ``meta["outline"]``: its polygon in page pixels);
@@ -289,7 +283,7 @@ def write_page(doc: Document, results: Sequence[Any]) -> str:
     for region in regions:
         _update_region_text(region)
     _touch_metadata(root, doc.namespace)
-    return _serialize(doc.tree)
+    return serialize_xml(doc.tree)
 
 
 def new_page(results: Sequence[Any], image_name: str, image_size: tuple[int, int]) -> str:
@@ -327,4 +321,4 @@ def new_page(results: Sequence[Any], image_name: str, image_size: tuple[int, int
                              points=format_points(np.asarray(baseline)))
         _fill_line(line, result, outline, (1.0, 1.0), taken)
     etree.indent(root, space="  ")
-    return _serialize(root)
+    return serialize_xml(root)
