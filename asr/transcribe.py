@@ -266,8 +266,11 @@ def file_posteriorgram(recognizer: RecognizerLike, path: str | Path,
 def transcribe_file(recognizer: RecognizerLike, decoder: Callable, path: str | Path,
                     chunk_seconds: float = 20.0, context_seconds: float = 2.0,
                     batch_size: int = 4, block_seconds: float = 10.0,
-                    on_progress: Callable[[float], None] | None = None) -> Recognition:
-    """Transcribe one file (any length) with ``decoder``; InputError naming it if unreadable."""
+                    on_progress: Callable[[float], None] | None = None,
+                    confidence: Any = None) -> Recognition:
+    """Transcribe one file (any length) with ``decoder``; InputError naming it if unreadable.
+    ``confidence``: a ``ctc.results.WordConfidence`` (None: acoustic spikes), as
+    ``asr transcribe`` builds from its decoding options."""
     gram = file_posteriorgram(recognizer, path, chunk_seconds, context_seconds, batch_size,
                               block_seconds, on_progress)
-    return recognize(gram, decoder, recognizer.tokenizer, "s")
+    return recognize(gram, decoder, recognizer.tokenizer, "s", confidence=confidence)

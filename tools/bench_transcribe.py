@@ -1,6 +1,7 @@
 """Real-time factor and peak memory of ``asr transcribe``.
 
-RTF = processing seconds / audio seconds, for greedy decoding, with the LM and with ``--vad``,
+RTF = processing seconds / audio seconds, for greedy decoding, with the LM (and the n-best
+search behind word confidences, as ``asr transcribe`` runs it) and with ``--vad``,
 measured in this process on one thread on generated speech (utterances of a manifest, e.g. the
 espeak-ng test set, joined with 0.3 s pauses into one file; the best of ``--repeats`` runs after
 a warm-up, since other work on the machine only ever slows a run down). Then a one-hour file (the
@@ -75,19 +76,24 @@ def rtf(model: str, path: Path, lm: str | None, args: argparse.Namespace,
     from ctc.decode import DecodeConfig, build_decoder
     from ctc.decode.tuned import tuned_weights
     from ctc.recognizer import Recognizer
-    from ctc.results import recognize_all
+    from ctc.results import WordConfidence, recognize_all
 
     torch.set_num_threads(1)
     recognizer = Recognizer.load(model, "cpu")
     config = DecodeConfig(lm=lm, alpha=args.alpha, beta=args.beta, beam_size=args.beam_size)
     config = config.with_tuned(tuned_weights(model, lm) if lm else None)
     decoder, label = build_decoder(config, recognizer.tokenizer), config.label()
+    confidence = WordConfidence.of(config, recognizer.tokenizer)  # as asr transcribe does
+    if confidence.decoder is not None:
+        label += f" + {confidence.nbest}-best word confidences"
 
     def once():
         if not vad:
-            return transcribe_file(recognizer, decoder, path, args.chunk_seconds)
+            return transcribe_file(recognizer, decoder, path, args.chunk_seconds,
+                                   confidence=confidence)
         grams = vad_posteriorgrams(recognizer, path, VadConfig())
-        return merge_units(recognize_all(grams, decoder, recognizer.tokenizer, "s"))
+        return merge_units(recognize_all(grams, decoder, recognizer.tokenizer, "s",
+                                         confidence=confidence))
 
     once()  # warm-up
     times = []
@@ -181,8 +187,12 @@ def main(argv: list[str] | None = None) -> int:
             ratio = results["lm"]["rtf"] / results["greedy"]["rtf"]
             print(f"LM / greedy time ratio: {ratio:.2f}", flush=True)
         results["vad_greedy"] = rtf(args.model, short, None, args, vad=True)
-        print(f"greedy {results['vad_greedy']['decoder'].split(' ', 1)[1]}: RTF "
-              f"{results['vad_greedy']['rtf']:.4f}", flush=True)
+        print(f"{results['vad_greedy']['decoder']}: RTF {results['vad_greedy']['rtf']:.4f}",
+              flush=True)
+        if lm:
+            results["vad_lm"] = rtf(args.model, short, lm, args, vad=True)
+            print(f"{results['vad_lm']['decoder']}: RTF {results['vad_lm']['rtf']:.4f}",
+                  flush=True)
         if args.hour_minutes > 0:
             long_file = Path(tmp) / "long.flac"
             seconds = write_long_file(long_file, audio, args.hour_minutes)

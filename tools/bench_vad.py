@@ -5,7 +5,8 @@ with pauses of 0.5-3 s, a longer pause holding a burst of non-speech noise every
 utterances, and background pink noise at a given SNR over the whole recording; the reference
 is the utterances' texts joined. Each recording is transcribed with fixed windows (20 s kept +
 2 s context, the default) and with ``--vad`` (Silero when installed, and the energy detector),
-greedy and with the LM, in this process on one thread; prints WER and times as a table.
+greedy and with the LM (with the n-best search behind word confidences, as ``asr transcribe``
+runs it), in this process on one thread; prints WER and times as a table.
 
 Usage (defaults: the demo's model, test manifest and LM; run `make demo` first):
   python tools/bench_vad.py [--model demo/exp/speech] [--manifest .../test-espeak.jsonl]
@@ -114,9 +115,10 @@ def run_mode(recognizer, decoders: dict, path: Path, mode: str, args: argparse.N
     out: dict = {"posteriors_s": posteriors, "chunks": chunks,
                  "transcribed_s": sum(g.log_probs.shape[0] for g in grams)
                  * recognizer.output_frame_shift}
-    for name, decoder in decoders.items():
+    for name, (decoder, confidence) in decoders.items():
         started = time.perf_counter()
-        results = recognize_all(grams, decoder, recognizer.tokenizer, "s")
+        results = recognize_all(grams, decoder, recognizer.tokenizer, "s",
+                                confidence=confidence)
         out[f"{name}_decode_s"] = time.perf_counter() - started
         out[f"{name}_text"] = merge_units(results).text if results else ""
     return out
@@ -149,15 +151,18 @@ def main(argv: list[str] | None = None) -> int:
     from ctc.decode.tuned import tuned_weights
     from ctc.metrics.errors import count_errors
     from ctc.recognizer import Recognizer
+    from ctc.results import WordConfidence
 
     if args.vad_pad is None:
         args.vad_pad = VadConfig.pad
     torch.set_num_threads(args.threads)
     recognizer = Recognizer.load(args.model, "cpu")
-    decoders = {"greedy": build_decoder(DecodeConfig(), recognizer.tokenizer)}
+    # each decoder with the word confidences asr transcribe computes (n-best with an LM)
+    decoders = {"greedy": (build_decoder(DecodeConfig(), recognizer.tokenizer), None)}
     if args.lm and Path(args.lm).is_file():
         config = DecodeConfig(lm=args.lm).with_tuned(tuned_weights(args.model, args.lm))
-        decoders["lm"] = build_decoder(config, recognizer.tokenizer)
+        decoders["lm"] = (build_decoder(config, recognizer.tokenizer),
+                          WordConfidence.of(config, recognizer.tokenizer))
     modes = ["fixed"] + (["silero"] if silero_available() else []) + ["energy"]
     rows: dict[str, dict] = {m: {"posteriors_s": 0.0, "transcribed_s": 0.0, "chunks": 0}
                              for m in modes}
