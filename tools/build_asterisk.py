@@ -107,6 +107,7 @@ class Utterance:
     text: str
     id: str = ""
     duration: float = 0.0
+    path: Path | None = None  # the FLAC file written
 
 
 @dataclass
@@ -349,7 +350,7 @@ def _write(report: BuildReport, corpus: Path, log) -> None:
         lines = []
         for i, utt in enumerate(sorted(utts, key=lambda u: u.name)):
             utt.id = f"{speaker}-{chapter}-{i:04d}"
-            target = folder / f"{utt.id}.flac"
+            target = utt.path = folder / f"{utt.id}.flac"
             try:
                 utt.duration = _convert(utt.source, target)
             except InputError as err:
@@ -359,6 +360,7 @@ def _write(report: BuildReport, corpus: Path, log) -> None:
             lines.append(f"{utt.id} {utt.text}\n")
         atomic_write_text(folder / f"{speaker}-{chapter}.trans.txt", "".join(lines))
     report.utterances = [u for u in report.utterances if u not in failed]
+    _remove_stale(corpus, {u.path for u in report.utterances if u.path is not None}, log)
     root = corpus.parent
     atomic_write_text(corpus / "SPEAKERS.TXT", ";ID  |SUBSETS| VOICE (folder)\n" + "".join(
         f"{spk:<5}| {','.join(s for s in SUBSETS if (s, spk) in by_folder)} | {label}\n"
@@ -380,6 +382,26 @@ def _write(report: BuildReport, corpus: Path, log) -> None:
             f"{s['prompts']} prompts, speakers {s['per_speaker']}")
     log(f"corpus at {corpus}; {len(report.skipped)} entries left out (see "
         f"{root / 'skipped.txt'})")
+
+
+def _remove_stale(corpus: Path, kept: set[Path], log) -> None:
+    """Delete the audio, transcripts and folders of an earlier build with other settings (e.g.
+    other speakers) that this build did not write, so that the tree holds this build only."""
+    stale = 0
+    for subset in SUBSETS:
+        for path in sorted((corpus / subset).glob("*/*/*")):
+            if path.suffix == ".flac" and path not in kept:
+                path.unlink()
+                stale += 1
+            elif path.name.endswith(".trans.txt") and not any(
+                    k.parent == path.parent for k in kept):
+                path.unlink()
+        for folder in sorted((corpus / subset).glob("*/*"), reverse=True) + sorted(
+                (corpus / subset).glob("*"), reverse=True):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+    if stale:
+        log(f"removed {stale} recordings of an earlier build that this one does not hold")
 
 
 def _convert(source: Path, target: Path) -> float:

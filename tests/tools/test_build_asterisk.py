@@ -162,3 +162,13 @@ def test_installed_spanish_prompts_are_8khz_speech():
     folder = build_asterisk.SOUNDS / "es_MX_f_Allison"
     wave, rate = build_asterisk.read_audio(folder / "auth-thankyou.wav")
     assert rate == 8000 and 0.3 < len(wave) / rate < 3
+
+
+def test_rebuild_without_the_other_speakers_removes_their_files(tmp_path):
+    names = [*PROMPTS, "digits/5", "same-text"]
+    build(tmp_path, extra_seconds={name: 1.0 for name in names})
+    assert (tmp_path / "out/LibriSpeech/train/102").is_dir()
+    report = build(tmp_path, extra=[])
+    assert not (tmp_path / "out/LibriSpeech/train/102").exists()
+    flac = sorted((tmp_path / "out/LibriSpeech").rglob("*.flac"))
+    assert len(flac) == len(report.utterances)
