@@ -26,9 +26,9 @@ from ctc.recognizer import Recognizer, RecordPosteriors
 from ctc.results import (
     Recognition,
     WordConfidence,
-    competing,
     decode_nbest,
     make_recognition,
+    word_posteriors,
 )
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[Hypothesis]]
@@ -104,9 +104,11 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
     indices = list(range(shard.rank, len(records), shard.world))
     for window in recognizer.iter_windows([records[i] for i in indices], max_frames=max_frames,
                                           num_workers=num_workers):
-        rivals = iter(competing(confidence, [r.log_probs for r in window
-                                             if r.log_probs is not None]))
-        for result, found in zip(window, decode_window(window, decode, nbest)):
+        decoded = decode_window(window, decode, nbest)
+        readable = [(r, f) for r, f in zip(window, decoded) if f is not None]
+        confidences = iter(word_posteriors([f[0] for _, f in readable],
+                                           [r.log_probs for r, _ in readable], confidence))
+        for result, found in zip(window, decoded):
             index = indices[result.index]
             if found is None:
                 mine.append((index, None, None, None,
@@ -117,8 +119,7 @@ def evaluate(recognizer: Recognizer, records: Sequence[Record], report_dir: str 
                 hyp = replace(hyp, text=tokenizer.text(hyp.tokens))
             record, log_probs = result.record, result.log_probs
             placed = make_recognition(hyp, recognizer.posteriorgram(result), tokenizer, unit,
-                                      found if nbest > 1 else (), next(rivals),
-                                      confidence.scale if confidence else 1.0)
+                                      found if nbest > 1 else (), next(confidences))
             item = None
             if dump_posteriors is not None:
                 item = {"id": record.id, "ref": record.text, "log_probs": log_probs}

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ctc.decode.hypothesis import Hypothesis
+from ctc.decode.hypothesis import Hypothesis, WordSpan
 from ctc.modality import Posteriorgram
 
 
@@ -136,11 +136,10 @@ def nbest_word_posteriors(best: Hypothesis, competitors: Sequence[Hypothesis],
 
 def make_recognition(hyp: Hypothesis, gram: Posteriorgram, tokenizer: Any, unit: str,
                      alternatives: Sequence[Hypothesis] = (),
-                     competitors: Sequence[Hypothesis] = (), scale: float = 1.0
-                     ) -> Recognition:
+                     word_confidences: Sequence[float] | None = None) -> Recognition:
     """Place a hypothesis decoded from ``gram.log_probs`` on its source; ``alternatives``: the
-    n-best list to report; ``competitors``: an n-best list for word posteriors (else the words'
-    confidences come from their tokens' spikes)."""
+    n-best list to report; ``word_confidences``: one per word of ``hyp`` (:func:`word_posteriors`;
+    None: the lowest spike of each word's tokens)."""
     extent = gram.extent
     surface = tokenizer.token_text.surface
     spans = token_spans(hyp, gram.log_probs)
@@ -154,8 +153,8 @@ def make_recognition(hyp: Hypothesis, gram: Posteriorgram, tokenizer: Any, unit:
     for index, (_, _, _, confidence) in zip(word_of, spans):
         if index >= 0:
             lowest[index] = min(lowest.get(index, 1.0), confidence)
-    if len(competitors) > 1:
-        confidences = nbest_word_posteriors(hyp, competitors, scale)
+    if word_confidences is not None:
+        confidences = list(word_confidences)
     else:
         confidences = [lowest.get(i, 1.0) for i in range(len(hyp.words))]
     words = tuple(Span(w.word, _clip(gram.position(w.start), extent),
@@ -203,15 +202,45 @@ def recognize_all(grams: Sequence[Posteriorgram], decoder: Callable, tokenizer: 
     """Decode posteriorgrams as one batch and place each result on its source."""
     log_probs = [g.log_probs for g in grams]
     lists = decode_nbest(decoder, log_probs, nbest)
-    rivals = competing(confidence, log_probs)
-    return [make_recognition(hyps[0], gram, tokenizer, unit, hyps if nbest > 1 else (),
-                             rival, confidence.scale if confidence else 1.0)
-            for gram, hyps, rival in zip(grams, lists, rivals)]
+    posteriors = word_posteriors([hyps[0] for hyps in lists], log_probs, confidence)
+    return [make_recognition(hyps[0], gram, tokenizer, unit, hyps if nbest > 1 else (), conf)
+            for gram, hyps, conf in zip(grams, lists, posteriors)]
 
 
-def competing(confidence: WordConfidence | None, log_probs: Sequence[torch.Tensor]
-              ) -> list[list[Hypothesis]]:
-    """The n-best lists behind word posteriors (empty lists: acoustic confidences)."""
+CONFIDENCE_WINDOW = 500  # output frames (20 s at 40 ms) per n-best search for confidences
+
+
+def word_posteriors(best: Sequence[Hypothesis], log_probs: Sequence[torch.Tensor],
+                    confidence: WordConfidence | None, window: int = CONFIDENCE_WINDOW
+                    ) -> list[list[float] | None]:
+    """Each hypothesis's word confidences as n-best word posteriors (None per hypothesis when
+    ``confidence`` asks for acoustic spikes). Long inputs are searched piece by piece: pieces of
+    about ``window`` frames cut between words, each with its own n-best list, so the cost and
+    the meaning of the lists stay those of an utterance whatever the input's length."""
     if confidence is None or confidence.decoder is None:
-        return [[] for _ in log_probs]
-    return decode_nbest(confidence.decoder, log_probs, confidence.nbest)
+        return [None for _ in best]
+    pieces: list[tuple[int, int, int, list[int]]] = []  # (input, first frame, end, word ids)
+    for k, (hyp, lp) in enumerate(zip(best, log_probs)):
+        total = lp.shape[0]
+        start, words = 0, []
+        for i, w in enumerate(hyp.words):
+            if words and w.start - start >= window:
+                end = (hyp.words[i - 1].end + w.start) // 2  # cut in the gap between words
+                pieces.append((k, start, end, words))
+                start, words = end, []
+            words.append(i)
+        pieces.append((k, start, total, words))
+    lists = decode_nbest(confidence.decoder,
+                         [log_probs[k][a:b] for k, a, b, _ in pieces], confidence.nbest)
+    out: list[list[float]] = [[1.0] * len(h.words) for h in best]
+    for (k, a, _, ids), rivals in zip(pieces, lists):
+        if not ids:
+            continue
+        shifted = Hypothesis((), (), best[k].score, "", tuple(
+            WordSpan(best[k].words[i].word, best[k].words[i].start - a,
+                     best[k].words[i].end - a) for i in ids))
+        if sum(p[0] == k for p in pieces) == 1:
+            shifted = best[k]  # one piece: the whole hypothesis competes as it is
+        for i, value in zip(ids, nbest_word_posteriors(shifted, rivals, confidence.scale)):
+            out[k][i] = value
+    return out

@@ -93,3 +93,23 @@ def test_word_confidences_with_an_lm_come_from_the_nbest(tmp_path):
     assert all(0.0 <= w.confidence <= 1.0 for w in with_lm.words)
     assert [w.confidence for w in with_lm.words] != [w.confidence for w in acoustic.words]
     assert WordConfidence.of(DecodeConfig(), TOK).decoder is None  # greedy: acoustic spikes
+
+
+def test_long_inputs_get_word_posteriors_piece_by_piece(tmp_path):
+    from ctc.decode import DecodeConfig, build_decoder
+    from ctc.results import WordConfidence, word_posteriors
+
+    lm = tmp_path / "lm.arpa"
+    write_arpa(estimate(read_sentences(["ab ba", "ba ab", "ab ab"] * 3), 2), lm)
+    a, b, space = (TOK.symbols.index(c) for c in "ab ")
+    unit = [a, 0, b, space, b, 0, a, space]
+    gram = _gram(unit * 6, [0.6, 0.9, 0.55, 0.9, 0.6, 0.9, 0.7, 0.9] * 6)
+    config = DecodeConfig(lm=str(lm), beam_size=16)
+    confidence = WordConfidence.of(config, TOK)
+    best = build_decoder(config, TOK)(gram.log_probs[None], None)[0]
+    assert len(best.words) == 12
+    whole = word_posteriors([best], [gram.log_probs], confidence, window=10_000)[0]
+    pieces = word_posteriors([best], [gram.log_probs], confidence, window=16)[0]
+    assert len(whole) == len(pieces) == 12
+    assert all(0.0 <= c <= 1.0 for c in whole + pieces)
+    assert word_posteriors([best], [gram.log_probs], WordConfidence())[0] is None
