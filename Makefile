@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_SPEC := torch==2.13.0
-EXTRAS := dev,bpe,flashlight
+EXTRAS := dev,bpe,flashlight,lhotse,vad
 APT_PACKAGES := espeak-ng sox libsndfile1 fonts-dkg-handwriting fonts-bwht fonts-breip \
 	fonts-kristi fonts-klee fonts-rufscript fonts-sjfonts fonts-comic-neue fonts-dancingscript \
 	fonts-ecolier-court fonts-femkeklaver fonts-kaushanscript fonts-leckerli-one fonts-lobster \
