@@ -8,17 +8,15 @@ the record) in :class:`Outcome.problems`, skips the entry, and the command exits
 
 from __future__ import annotations
 
-import json
 import math
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from asr.audio import audio_info, is_pipe
-from ctc.data.manifest import Record, validate_record
+from ctc.data.manifest import Record
 from ctc.errors import InputError
-from ctc.io import read_text_lines
 
 SHOWN_NOTES = 20  # notes printed one by one; the rest are counted
 
@@ -69,39 +67,6 @@ def manifest_path(out: str | os.PathLike, name: str) -> Path:
     if path.is_dir() or text.endswith(("/", os.sep)):
         return path / f"{name}.jsonl"
     return path
-
-
-def located_records(manifest: str | os.PathLike, problems: list[str]
-                    ) -> Iterator[tuple[str, Record]]:
-    """``(file:line, record)`` for each valid line of a JSONL manifest, relative paths resolved
-    against its folder (commands ending in ``|`` kept as they are), like
-    ``ctc.data.manifest.iter_manifest``; a bad line or a repeated id is appended to
-    ``problems`` and skipped. InputError when the file is missing or unreadable."""
-    path = Path(manifest)
-    if not path.is_file():
-        raise InputError(f"manifest not found: {path}")
-    seen: dict[str, str] = {}
-    for lineno, line in read_text_lines(path, strict=False, bad=problems):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            problems.append(f"{where}: invalid JSON ({err.msg})")
-            continue
-        try:
-            record = validate_record(obj, where)
-        except InputError as err:
-            problems.append(str(err))
-            continue
-        if record.id in seen:
-            problems.append(f"{where}: duplicate id {record.id!r} (first at {seen[record.id]})")
-            continue
-        seen[record.id] = where
-        if not os.path.isabs(record.path) and not is_pipe(record.path):
-            record = Record(**{**asdict(record), "path": str(path.parent / record.path)})
-        yield where, record
 
 
 def record_seconds(record: Record, *, run_pipes: bool = True) -> float | None:

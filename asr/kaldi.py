@@ -42,14 +42,13 @@ from asr.audio import audio_info, is_pipe
 from asr.dataio import (
     Outcome,
     fmt_seconds,
-    located_records,
     manifest_path,
     no_space_id,
     parse_seconds,
     record_seconds,
     recording_ids,
 )
-from ctc.data.manifest import Record, write_manifest
+from ctc.data.manifest import Record, iter_located, write_manifest
 from ctc.errors import InputError
 from ctc.io import atomic_write_text, read_text_lines
 
@@ -349,7 +348,7 @@ def export_kaldi(manifest: str | os.PathLike, out_dir: str | os.PathLike, *,
         raise InputError(f"--out {out}: exists and is not a folder")
     outcome = Outcome(str(out))
     problems = outcome.problems
-    located = list(located_records(manifest, problems))
+    located = list(iter_located(manifest, problems))
     with_segments = any(r.start is not None for _, r in located)
     texts: dict[str, str] = {}
     utt2spk: dict[str, str] = {}

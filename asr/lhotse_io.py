@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from asr.audio import audio_info, is_pipe, pipe_command
-from asr.dataio import Outcome, located_records, manifest_path, record_seconds, recording_ids
-from ctc.data.manifest import Record, write_manifest
+from asr.dataio import Outcome, manifest_path, record_seconds, recording_ids
+from ctc.data.manifest import Record, iter_located, write_manifest
 from ctc.errors import InputError
 from ctc.io import atomic_open
 
@@ -253,7 +253,7 @@ def export_lhotse(manifest: str | os.PathLike, out_dir: str | os.PathLike) -> Ou
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out}: exists and is not a folder")
     outcome = Outcome(str(out))
-    located = list(located_records(manifest, outcome.problems))
+    located = list(iter_located(manifest, outcome.problems))
     ids = recording_ids(list(dict.fromkeys(r.path for _, r in located)))
     recordings: dict[str, Any] = {}
     supervisions = []

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from asr.audio import audio_info, is_pipe
-from asr.dataio import Outcome, located_records, manifest_path, record_seconds
-from ctc.data.manifest import Record, write_manifest
+from asr.dataio import Outcome, manifest_path, record_seconds
+from ctc.data.manifest import Record, iter_located, write_manifest
 from ctc.errors import InputError
 from ctc.io import atomic_open, read_text_lines
 
@@ -130,7 +130,7 @@ def export_nemo(manifest: str | os.PathLike, out: str | os.PathLike) -> Outcome:
     manifest order; durations missing from the manifest are read from the audio header."""
     outcome = Outcome(str(out))
     lines: list[str] = []
-    for where, record in located_records(manifest, outcome.problems):
+    for where, record in iter_located(manifest, outcome.problems):
         if is_pipe(record.path):
             outcome.problems.append(f"{where}: {record.id!r} is read through a command, which "
                                     "NeMo cannot run; write the audio to a file")

@@ -70,31 +70,48 @@ def validate_record(obj: dict, where: str) -> Record:
     return Record(**{k: v for k, v in obj.items() if k in _FIELDS})
 
 
-def iter_manifest(path: str | os.PathLike) -> Iterator[Record]:
-    """Yield the records of a JSONL manifest lazily, resolving relative paths against its folder
-    (not commands: a ``path`` ending in ``|``)."""
+def iter_located(path: str | os.PathLike, problems: list[str] | None = None
+                 ) -> Iterator[tuple[str, Record]]:
+    """``(file:line, record)`` for each record of a JSONL manifest, lazily, relative paths
+    resolved against its folder (not commands: a ``path`` ending in ``|``, as Kaldi's wav.scp
+    pipes). A bad line (not UTF-8, not JSON, not a valid record, a repeated id) raises
+    InputError naming ``file:line``, or, when ``problems`` is a list, is appended to it and
+    skipped. A missing manifest always raises."""
+    from ctc.io import read_text_lines
+
     path = Path(path)
     if not path.is_file():
         raise InputError(f"manifest not found: {path}")
-    base = path.parent
-    seen: set[str] = set()
-    with path.open(encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
+    seen: dict[str, str] = {}
+    for lineno, line in read_text_lines(path, strict=problems is None, bad=problems):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
                 raise InputError(f"{where}: invalid JSON ({err.msg})") from None
             record = validate_record(obj, where)
             if record.id in seen:
-                raise InputError(f"{where}: duplicate id {record.id!r}")
-            seen.add(record.id)
-            if not os.path.isabs(record.path) and not record.path.rstrip().endswith("|"):
-                # (a path ending in "|" is a command writing the audio: Kaldi's wav.scp pipes)
-                record = Record(**{**asdict(record), "path": str(base / record.path)})
-            yield record
+                raise InputError(f"{where}: duplicate id {record.id!r} "
+                                 f"(first at {seen[record.id]})")
+        except InputError as err:
+            if problems is None:
+                raise
+            problems.append(str(err))
+            continue
+        seen[record.id] = where
+        if not os.path.isabs(record.path) and not record.path.rstrip().endswith("|"):
+            record = Record(**{**asdict(record), "path": str(path.parent / record.path)})
+        yield where, record
+
+
+def iter_manifest(path: str | os.PathLike) -> Iterator[Record]:
+    """Yield the records of a JSONL manifest lazily (see :func:`iter_located`; any bad line
+    raises InputError naming it)."""
+    for _, record in iter_located(path):
+        yield record
 
 
 def read_manifest(path: str | os.PathLike) -> list[Record]:

@@ -175,7 +175,8 @@ class CharTokenizer(WordConvention):
             return [self._index[ch] for ch in text]
         except KeyError:
             bad = "".join(sorted(self.unknown(text)))
-            raise InputError(f"text {text[:40]!r} has characters not in the vocabulary: {bad!r}") from None
+            raise InputError(f"text {text[:40]!r} has characters not in the vocabulary: "
+                             f"{bad!r}") from None
 
     def decode(self, ids: Iterable[int]) -> str:
         """Text of token ids (blanks dropped; no CTC collapsing: pass a decoded path)."""
