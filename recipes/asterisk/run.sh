@@ -267,9 +267,10 @@ for name, s in stats.items():
     print(f"| {name} | {s['utterances']} | {s['minutes']:.1f} | {s['prompts']} | {who} |")
 EOF
     echo
-    echo "Training: $CONFIG, budget $MINUTES min, $THREADS thread(s); model: $(sed -n 's/.*"chosen": "\([^"]*\)".*/\1/p' "$EXP/checkpoint_choice.json" 2>/dev/null || echo '?')."
+    echo "Training: $CONFIG${TRAIN_ARGS:+ $TRAIN_ARGS}, budget $MINUTES min, $THREADS thread(s); model: $(sed -n 's/.*"chosen": "\([^"]*\)".*/\1/p' "$EXP/checkpoint_choice.json" 2>/dev/null || echo '?')."
     if [ "$PRETRAIN" = espeak ]; then
-      echo "Pretraining (not in the budget above): $PRETRAIN_CONFIG on $ESPEAK_UTTS espeak-ng utterances, budget $PRETRAIN_MINUTES min; fine-tuning $FINETUNE_ARGS."
+      budget=$(sed -n 's/^ *max_minutes: *//p' "$PRETRAIN_EXP/config.yaml" 2>/dev/null || true)
+      echo "Pretraining (not in the budget above): $PRETRAIN_EXP on $(wc -l < "$ESPEAK_MANIFESTS/train-espeak.jsonl") espeak-ng utterances, budget ${budget:-?} min; fine-tuning $FINETUNE_ARGS."
     fi
     if [ "$MIX" = 1 ]; then echo "Mixed in: $MIX_UTTS espeak-ng utterances."; fi
   } >> "$EXP/RESULTS.md"
