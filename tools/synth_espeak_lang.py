@@ -222,7 +222,7 @@ def plan_voices(lang: str, train: int, dev: int, rng: random.Random
     held, rest = combos[:dev], combos[dev:]
 
     def speaker(voice: str) -> tuple[str, int, int]:
-        return voice, rng.randint(130, 190), rng.randint(20, 80)
+        return voice, rng.randint(110, 170), rng.randint(20, 80)
 
     return ([speaker(rest[i % len(rest)]) for i in range(train)],
             [speaker(voice) for voice in held])
