@@ -44,7 +44,7 @@
 #   PRETRAIN_EXP=EXP/pretrain   where the pretrained model goes; one that holds a finished
 #                       model (checkpoint_choice.json) is used as it is, so several fine-tuning
 #                       runs can share one pretraining
-#   FINETUNE_ARGS="--set optim.lr=1e-3 --set optim.warmup_steps=50"   with pretraining
+#   FINETUNE_ARGS="--set model.dropout=0.1"   extra train arguments after pretraining
 #   MIX_UTTS=1000       espeak-ng utterances mixed in with MIX=1
 #   EXP                 experiment folder (exp/asterisk-LANG[-pretrain][-mix])
 #   MANIFESTS=CORPUS_ROOT/manifests
@@ -84,7 +84,7 @@ ESPEAK_UTTS="${ESPEAK_UTTS:-3000}"
 ESPEAK_MORE_TEXT="${ESPEAK_MORE_TEXT-mo}"
 PRETRAIN_CONFIG="${PRETRAIN_CONFIG:-recipes/asterisk/conf/pretrain.yaml}"
 PRETRAIN_MINUTES="${PRETRAIN_MINUTES:-20}"
-FINETUNE_ARGS="${FINETUNE_ARGS:---set optim.lr=1e-3 --set optim.warmup_steps=50}"
+FINETUNE_ARGS="${FINETUNE_ARGS:---set model.dropout=0.1}"
 MIX_UTTS="${MIX_UTTS:-1000}"
 case "$PRETRAIN" in none | espeak) ;; *) die "PRETRAIN=$PRETRAIN: choose none or espeak" ;; esac
 suffix=""

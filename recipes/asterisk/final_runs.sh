@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# The measured runs of the README's "Real data" table, on a quiet machine:
+#   for each of es, fr, it: from scratch; pretrained on espeak-ng speech (20 min, reported
+#   apart) then fine-tuned; espeak-ng speech mixed into the training set; each trained for
+#   25 minutes on one thread (recipes/asterisk/run.sh) -- then the MNIST digit lines in
+#   15 minutes (recipes/mnist/run.sh). Writes OUT/SUMMARY.md (every number of the table, the
+#   wall time of each training stage against its budget) and OUT/logs/*.log.
+#
+#   recipes/asterisk/final_runs.sh [VAR=value ...]
+#   recipes/asterisk/final_runs.sh LANGS="es" JOBS=2
+#
+# Variables: LANGS="es fr it"  MINUTES=25  PRETRAIN_MINUTES=20  MNIST_MINUTES=15  MNIST=1
+#   JOBS=1 (runs at once: 1 keeps the machine otherwise idle, as the aims are stated; 2 halves
+#   the wall time on 2 cores, each run still on one thread)  OUT=exp/final  DATA=data/final
+#   SEED=0 (SPLIT_SEED of the corpus split; keep 0 for the table)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+for arg in "$@"; do
+  case "$arg" in
+    [A-Za-z_]*=*) export "${arg?}" ;;
+    *) echo "final_runs.sh: unknown argument $arg (VAR=value only)" >&2; exit 2 ;;
+  esac
+done
+LANGS="${LANGS:-es fr it}"
+MINUTES="${MINUTES:-25}"
+PRETRAIN_MINUTES="${PRETRAIN_MINUTES:-20}"
+MNIST_MINUTES="${MNIST_MINUTES:-15}"
+MNIST="${MNIST:-1}"
+JOBS="${JOBS:-1}"
+OUT="${OUT:-exp/final}"
+DATA="${DATA:-data/final}"
+SEED="${SEED:-0}"
+export OMP_NUM_THREADS=1 THREADS=1
+mkdir -p "$OUT/logs"
+say() { echo "$(date '+%F %T') final_runs: $*" >&2; }
+
+# run NAME COMMAND...: one run, its output in OUT/logs/NAME.log; JOBS at once
+running=0
+run() {
+  local name="$1"
+  shift
+  say "start $name"
+  ( if "$@" >"$OUT/logs/$name.log" 2>&1; then say "done $name"
+    else say "FAILED $name (see $OUT/logs/$name.log)"; fi ) &
+  running=$((running + 1))
+  if [ "$running" -ge "$JOBS" ]; then wait -n || true; running=$((running - 1)); fi
+}
+
+asterisk() {  # asterisk LANG VARIANT VAR=value...
+  local lang="$1" variant="$2"
+  shift 2
+  bash recipes/asterisk/run.sh "LANG=$lang" "EXP=$OUT/$lang-$variant" \
+    "CORPUS_ROOT=$DATA/asterisk-$lang" "ESPEAK_ROOT=$DATA/espeak-$lang" \
+    "SPLIT_SEED=$SEED" "MINUTES=$MINUTES" "$@"
+}
+
+# the corpora first, one language at a time (building them is not timed)
+for lang in $LANGS; do
+  say "corpora of $lang"
+  asterisk "$lang" pretrain PRETRAIN=espeak "PRETRAIN_MINUTES=$PRETRAIN_MINUTES" \
+    --stop-stage 1 >"$OUT/logs/$lang-corpus.log" 2>&1
+done
+if [ "$MNIST" = 1 ]; then
+  bash recipes/mnist/run.sh "EXP=$OUT/mnist" "CORPUS_ROOT=$DATA/mnist_lines" \
+    --stop-stage 1 >"$OUT/logs/mnist-corpus.log" 2>&1
+fi
+
+for lang in $LANGS; do
+  run "$lang-pretrain" asterisk "$lang" pretrain PRETRAIN=espeak \
+    "PRETRAIN_MINUTES=$PRETRAIN_MINUTES"
+  run "$lang-scratch" asterisk "$lang" scratch
+  run "$lang-mix" asterisk "$lang" mix MIX=1
+done
+if [ "$MNIST" = 1 ]; then
+  run mnist bash recipes/mnist/run.sh "EXP=$OUT/mnist" "CORPUS_ROOT=$DATA/mnist_lines" \
+    "MINUTES=$MNIST_MINUTES"
+fi
+wait
+
+.venv/bin/python - "$OUT" <<'EOF'
+"""OUT/SUMMARY.md: test CER/WER of every run, and each training stage's wall time."""
+import json
+import re
+import sys
+from datetime import datetime
+from pathlib import Path
+
+out = Path(sys.argv[1])
+rows = ["| run | model | test greedy CER % | test greedy WER % | test LM CER % | test LM WER % "
+        "| training wall min (budget) | pretraining wall min (budget) |",
+        "|---|---|---|---|---|---|---|---|"]
+
+
+def rate(path, key):
+    try:
+        return f"{100 * json.loads(path.read_text())[key]['rate']:.2f}"
+    except (OSError, KeyError, ValueError):
+        return "-"
+
+
+def stage_minutes(log, name):
+    """Wall minutes from 'stage N (name): ...' to 'stage N (name): done' in a recipe log."""
+    stamps = {}
+    for line in log.read_text(errors="replace").splitlines() if log.is_file() else []:
+        m = re.match(r"(\S+ \S+) \([^)]*\) stage \d+ \(" + name + r"\): (.*)", line)
+        if m:
+            stamps["done" if m.group(2) == "done" else "start"] = datetime.fromisoformat(
+                m.group(1))
+    if len(stamps) == 2:
+        return f"{(stamps['done'] - stamps['start']).total_seconds() / 60:.1f}"
+    return "-"
+
+
+def budget(config):
+    m = re.search(r"max_minutes: (\S+)", config.read_text()) if config.is_file() else None
+    return m.group(1) if m else "?"
+
+
+for exp in sorted(p for p in out.iterdir() if p.is_dir() and p.name != "logs"):
+    log = out / "logs" / f"{exp.name}.log"
+    choice = exp / "checkpoint_choice.json"
+    model = json.loads(choice.read_text()).get("chosen", "?") if choice.is_file() else "?"
+    if (exp / "decode").is_dir():
+        greedy, lm = exp / "decode/test-greedy/report.json", exp / "decode/test-lm3/report.json"
+    else:
+        greedy, lm = exp / "eval/test_greedy/report.json", Path("-")
+    pre = "-"
+    if (exp / "pretrain").is_dir():
+        pre = f"{stage_minutes(log, 'pretrain')} ({budget(exp / 'pretrain/config.yaml')})"
+    rows.append(f"| {exp.name} | {model} | {rate(greedy, 'cer')} | {rate(greedy, 'wer')} | "
+                f"{rate(lm, 'cer')} | {rate(lm, 'wer')} | {stage_minutes(log, 'train')} "
+                f"({budget(exp / 'config.yaml')}) | {pre} |")
+text = "# Final runs\n\n" + "\n".join(rows) + "\n\nWall minutes: the recipe's train (pretrain) " \
+    "stage from start to done, reading the data and the final validation included.\n"
+(out / "SUMMARY.md").write_text(text, encoding="utf-8")
+print(text)
+EOF
