@@ -145,7 +145,8 @@ transcript_root() {
   mkdir -p "$debs"
   log "extracting the transcripts of $pkg into $debs (apt-get download; not installed: it \
 conflicts with the other speakers' packages)"
-  (cd "$debs" && apt-get download -qq "$pkg" 2>/dev/null) \
+  (cd "$debs" && { apt-get download -qq "$pkg" 2>/dev/null \
+    || { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get download -qq "$pkg" 2>/dev/null; }; }) \
     || die "cannot download $pkg: install it (apt-get install $pkg) or extract it into $debs"
   dpkg-deb -x "$debs/${pkg}_"*.deb "$debs"
 }
