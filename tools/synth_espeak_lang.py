@@ -97,9 +97,7 @@ def catalogue_sentences(lang: str, locale_root: Path = Path("/usr/share/locale")
         try:
             with open(path, "rb") as handle:
                 catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
-        except (OSError, UnicodeDecodeError, gettext.__dict__.get("Error", OSError)) as _:
-            continue
-        except Exception:  # a malformed catalogue: gettext raises various types
+        except Exception:  # an unreadable or malformed catalogue (gettext raises many types)
             continue
         for key, value in catalog.items():
             if not key or not isinstance(value, str):
