@@ -21,7 +21,12 @@ same threads with the kernel's vector width (``ctc._C.fma_rate``, measured at th
 "limit" is that time as a share of ours. For wide vocabularies the dense (T, N, C) part
 (softmax, the gradient's memory traffic) is outside this limit and dominates.
 
+On a shared machine, ``--quiet CORES`` waits before each row until other processes use fewer
+than CORES cores (``ctc.threads.busy_cores``), and measures the row again (up to ``--attempts``
+times) when they used more right after it.
+
     python tools/bench_ctc.py [--procs 5] [--repeats 3] [--cases 0,1,2,3,4] [--threads N]
+                              [--quiet 0.15]
 """
 
 from __future__ import annotations
@@ -135,6 +140,23 @@ def max_abs_diff(case_index: int, mode: str) -> tuple[float, float]:
     return (abs(ours_loss - torch_loss).item(), (ours_grad - torch_grad).abs().max().item())
 
 
+def wait_until_quiet(cores: float) -> float:
+    """Block until other processes use fewer than ``cores`` cores over 3 s; returns that use."""
+    from ctc.threads import busy_cores
+
+    while (busy := busy_cores(3.0)) >= cores:
+        time.sleep(10.0)
+    return busy
+
+
+def measure_row(case_index: int, mode: str, args: argparse.Namespace) -> dict[str, list[dict]]:
+    runs: dict[str, list[dict]] = {"torch": [], "ours": []}
+    for _ in range(args.procs):  # interleaved: a change of load hits both
+        for impl in runs:
+            runs[impl].append(run_worker(impl, mode, case_index, args.repeats, args.threads))
+    return runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procs", type=int, default=5, help="fresh processes per measurement")
@@ -142,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", default=",".join(str(i) for i in range(len(CASES))))
     parser.add_argument("--modes", default="ctc,fused")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--quiet", type=float, default=None, metavar="CORES",
+                        help="before each row, wait until other processes use fewer cores")
+    parser.add_argument("--attempts", type=int, default=3,
+                        help="with --quiet: measurements of a row disturbed by other processes")
     parser.add_argument("--worker", nargs=3, metavar=("IMPL", "MODE", "CASE"))
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -151,7 +177,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from ctc._ext import load_extension
+    from ctc.threads import busy_cores
 
+    if args.quiet is not None:
+        wait_until_quiet(args.quiet)
     fma_rate = load_extension().fma_rate(args.threads, 1.0)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"torch {torch.__version__}, {args.threads} threads, float32; each time the median over "
@@ -170,11 +199,14 @@ def main(argv: list[str] | None = None) -> int:
         limit_s = n * recursion_cells(t, s) * MADDS_PER_CELL / fma_rate
         for mode in args.modes.split(","):
             dloss, dgrad = max_abs_diff(case_index, mode)
-            runs: dict[str, list[dict]] = {"torch": [], "ours": []}
-            for _ in range(args.procs):  # interleaved: a change of load hits both
-                for impl in runs:
-                    runs[impl].append(run_worker(impl, mode, case_index, args.repeats,
-                                                 args.threads))
+            for attempt in range(1, args.attempts + 1):
+                if args.quiet is not None:
+                    wait_until_quiet(args.quiet)
+                runs = measure_row(case_index, mode, args)
+                if args.quiet is None or (after := busy_cores(2.0)) < args.quiet:
+                    break
+                print(f"  (other processes used {after:.2f} cores right after this row: "
+                      f"{'measuring it again' if attempt < args.attempts else 'kept'})")
             times = {impl: [r["median"] for r in rs] for impl, rs in runs.items()}
             med = {impl: statistics.median(v) for impl, v in times.items()}
             mib = {impl: statistics.median(r["peak_mib"] for r in rs) for impl, rs in runs.items()}
