@@ -16,7 +16,11 @@ Gradients (what ``backward`` returns; this differs from ``torch.nn.functional.ct
 
 Frames at or after an utterance's input length get a zero gradient. An infeasible utterance
 (fewer frames than target length plus adjacent repeats) has loss ``inf`` (``0`` with
-``zero_infinity``) and a zero gradient, never NaN. The gradient is computed in the forward call
+``zero_infinity``) and a zero gradient. NaN in is NaN out: an utterance whose scores hold a NaN
+that the loss reads (any class of its frames for logits; its label classes and blank for
+log-probabilities, the only ones the loss depends on) has loss NaN and a NaN gradient, also
+with ``zero_infinity``, which replaces infinities only. An empty batch has loss 0 with
+``"mean"`` and ``"sum"``. The gradient is computed in the forward call
 (as warp-ctc does) and scaled by ``grad_output`` in backward.
 """
 
@@ -144,7 +148,7 @@ class _CTCLossFunction(torch.autograd.Function):
             costs = torch.where(torch.isinf(costs), torch.zeros_like(costs), costs)
         if reduction == "mean":
             lengths = target_lengths.to(costs.device).clamp_min(1).to(costs.dtype)
-            loss = (costs / lengths).mean()
+            loss = (costs / lengths).mean() if batch else costs.sum()  # empty batch: 0
         elif reduction == "sum":
             loss = costs.sum()
         else:

@@ -229,8 +229,19 @@ class Utterance {
         sweep<false>(cost);
       }
     }
-    if (grad_ && cost == kInf) {
-      for (int64_t t = 0; t < frames; ++t) zero_row(t);
+    if (!(cost < kInf)) {  // inf or NaN: infeasible, or a score the loss reads is NaN
+      const bool nan_in = reads_nan();
+      cost = nan_in ? std::numeric_limits<double>::quiet_NaN() : kInf;
+      if (grad_) {
+        for (int64_t t = 0; t < frames; ++t) {
+          if (nan_in) {
+            std::fill_n(frame_grad(t), p_.num_classes,
+                        std::numeric_limits<scalar_t>::quiet_NaN());
+          } else {
+            zero_row(t);
+          }
+        }
+      }
     }
     for (int64_t u = 0; u < num_classes_; ++u) slot_[classes_[u]] = -1;
     if (stream_) _mm_sfence();  // streaming stores are weakly ordered: drain them
@@ -250,6 +261,25 @@ class Utterance {
   double* values(int64_t t) const { return values_ + t * class_width_; }
   int64_t lo(int64_t t) const { return window_lo(states_, frames_, t); }
   int64_t hi(int64_t t) const { return window_hi(states_, t); }
+
+  // Whether a score this utterance's loss reads is NaN: every class of its frames for logits
+  // (the normaliser reads them all), else its label classes. Only asked of a non-finite cost, so
+  // a finite loss pays nothing for it.
+  bool reads_nan() const {
+    for (int64_t t = 0; t < frames_; ++t) {
+      const scalar_t* x = frame_in(t);
+      if (p_.logits) {
+        for (int64_t c = 0; c < p_.num_classes; ++c) {
+          if (x[c] != x[c]) return true;
+        }
+      } else {
+        for (int64_t u = 0; u < num_classes_; ++u) {
+          if (x[classes_[u]] != x[classes_[u]]) return true;
+        }
+      }
+    }
+    return false;
+  }
 
   // Distinct classes (blank first), state -> class index (blank beyond the last state), skip
   // mask; returns the number of adjacent repeats.

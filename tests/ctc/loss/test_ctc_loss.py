@@ -232,6 +232,69 @@ def test_scaled_path_handles_moderately_peaked_inputs_without_fallback():
     torch.testing.assert_close(costs, log_costs, rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("where", ["label", "blank", "whole frame"])
+def test_nan_in_is_nan_out_for_that_utterance_only(fused, dtype, where):
+    gen = torch.Generator().manual_seed(8)
+    scores = torch.randn(12, 3, 6, generator=gen, dtype=dtype)
+    if not fused:
+        scores = scores.log_softmax(-1)
+    targets = torch.tensor([[1, 2, 3], [2, 2, 4], [5, 1, 1]])
+    clean = scores.clone()
+    column = {"label": 2, "blank": 0}.get(where)
+    if column is None:
+        scores[4, 1] = float("nan")
+    else:
+        scores[4, 1, column] = float("nan")
+    scores.requires_grad_()
+    loss_fn = ctc_loss_from_logits if fused else ctc_loss
+    for zero_infinity in (False, True):
+        loss = loss_fn(scores, targets, [12, 12, 12], [3, 3, 3], reduction="none",
+                       zero_infinity=zero_infinity)
+        assert math.isnan(loss[1].item())  # not inf, and not zeroed by zero_infinity
+        expected = loss_fn(clean, targets, [12, 12, 12], [3, 3, 3], reduction="none")
+        assert loss[0].item() == expected[0].item() and loss[2].item() == expected[2].item()
+    scores.grad = None
+    loss_fn(scores, targets, [12, 12, 12], [3, 3, 3], reduction="sum").backward()
+    assert torch.isnan(scores.grad[:, 1]).all()
+    assert torch.isfinite(scores.grad[:, [0, 2]]).all()
+    for reduction in ("mean", "sum"):
+        assert math.isnan(loss_fn(scores, targets, [12, 12, 12], [3, 3, 3],
+                                  reduction=reduction).item())
+
+
+def test_nan_in_a_class_the_loss_does_not_read_changes_nothing():
+    """Log-probabilities of classes outside the target and blank are not read (documented)."""
+    lp = torch.randn(10, 1, 6, dtype=torch.float64).log_softmax(-1)
+    noisy = lp.clone()
+    noisy[3, 0, 5] = float("nan")
+    args = (torch.tensor([[1, 2]]), [10], [2])
+    assert ctc_loss(noisy, *args).item() == ctc_loss(lp, *args).item()
+
+
+def test_nan_in_padding_frames_is_not_read():
+    lp = torch.randn(10, 1, 4, dtype=torch.float64).log_softmax(-1)
+    noisy = lp.clone()
+    noisy[7:] = float("nan")
+    args = (torch.tensor([[1, 2]]), [7], [2])
+    assert ctc_loss(noisy, *args).item() == ctc_loss(lp, *args).item()
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_empty_batch_has_loss_zero_and_an_empty_gradient(fused):
+    scores = torch.randn(5, 0, 4).requires_grad_()
+    loss_fn = ctc_loss_from_logits if fused else ctc_loss
+    for reduction in ("mean", "sum"):
+        loss = loss_fn(scores, torch.zeros(0, 2, dtype=torch.int64), [], [],
+                       reduction=reduction)
+        assert loss.item() == 0.0
+        loss.backward()
+        assert scores.grad.shape == scores.shape
+    assert loss_fn(scores, torch.zeros(0, 2, dtype=torch.int64), [], [],
+                   reduction="none").shape == (0,)
+
+
 def test_padding_frames_get_zero_gradient_and_do_not_matter():
     gen = torch.Generator().manual_seed(4)
     lp = torch.randn(20, 3, 5, generator=gen).log_softmax(-1).requires_grad_()
