@@ -10,10 +10,9 @@ processes trained on the machine), yet on an idle machine two threads are faster
 
 ``intra_op_threads()`` counts the cores this process may use (CPU affinity, cgroup quota) and
 subtracts those that other processes keep busy, sampled from ``/proc/stat`` over a short window
-(Linux; elsewhere the one-minute load average). ``CAROUSEL_THREADS`` overrides it. Usage, once
-at the start of a command::
-
-    torch.set_num_threads(intra_op_threads())
+(Linux; elsewhere the one-minute load average). ``CAROUSEL_THREADS`` overrides it, and so does
+``OMP_NUM_THREADS`` (torchrun sets it to 1 for each of its processes). The commands call
+``use_threads(requested)`` once at their start: ``--threads N`` or ``train.threads`` when given.
 """
 
 from __future__ import annotations
@@ -24,21 +23,33 @@ import time
 from pathlib import Path
 
 ENV = "CAROUSEL_THREADS"
+OMP_ENV = "OMP_NUM_THREADS"
+
+
+def use_threads(requested: int = 0) -> int:
+    """Set torch's intra-op threads: ``requested`` when positive, else ``intra_op_threads()``.
+    Returns the count set."""
+    import torch
+
+    count = requested if requested > 0 else intra_op_threads()
+    torch.set_num_threads(count)
+    return count
 
 
 def intra_op_threads(window: float = 0.1, busy_threshold: float = 0.5) -> int:
-    """Intra-op threads for this process: ``CAROUSEL_THREADS`` if set, else the usable cores
-    minus the cores other processes keep busy (a core counts as busy from ``busy_threshold`` of
-    its time in the last ``window`` seconds); at least 1.
+    """Intra-op threads for this process: ``CAROUSEL_THREADS`` if set, else ``OMP_NUM_THREADS``
+    if set, else the usable cores minus the cores other processes keep busy (a core counts as
+    busy from ``busy_threshold`` of its time in the last ``window`` seconds); at least 1.
 
     Raises:
-        ValueError: ``CAROUSEL_THREADS`` is set but not a positive integer.
+        ValueError: ``CAROUSEL_THREADS`` or ``OMP_NUM_THREADS`` is set but not a positive integer.
     """
-    explicit = os.environ.get(ENV, "").strip()
-    if explicit:
-        if not explicit.isdigit() or int(explicit) < 1:
-            raise ValueError(f"{ENV} must be a positive integer, got {explicit!r}")
-        return int(explicit)
+    for name in (ENV, OMP_ENV):
+        explicit = os.environ.get(name, "").strip()
+        if explicit:
+            if not explicit.isdigit() or int(explicit) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {explicit!r}")
+            return int(explicit)
     cores = usable_cores()
     if cores <= 1:
         return 1

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ctc.commands.evaluate import add_evaluate_parser
+from ctc.commands.options import apply_threads
 from ctc.commands.recognize import add_recognize_parser
 from ctc.commands.train import add_train_parser
 from ctc.distributed import end_shard
@@ -66,6 +67,7 @@ class Program:
 
         def main(argv: list[str] | None = None) -> int:
             args = self.parser().parse_args(argv)
+            apply_threads(args)
             status = args.run(args)
             end_shard()
             return status

@@ -17,6 +17,7 @@ from ctc.decode.config import BACKENDS, DEFAULTS, DecodeConfig
 from ctc.decode.tuned import TUNED_FILE, tuned_weights
 from ctc.distributed import DEVICES
 from ctc.errors import InputError
+from ctc.threads import use_threads
 
 DEFAULT_HOTWORD_WEIGHT = 5.0
 
@@ -27,8 +28,26 @@ def prog_of(args: argparse.Namespace) -> str:
 
 
 def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--threads`` (applied by the program before the command runs)."""
     parser.add_argument("--device", choices=DEVICES, default="cpu",
                         help="where the model runs: cpu, cuda or auto (default cpu)")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="intra-op CPU threads (default 0: the cores that are free at the "
+                             "start, so that a busy machine does not slow it down several "
+                             "times; CAROUSEL_THREADS or OMP_NUM_THREADS also set it)")
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Set torch's intra-op threads from ``--threads`` of a command that has it; InputError
+    for a negative count or a bad CAROUSEL_THREADS / OMP_NUM_THREADS."""
+    if not hasattr(args, "threads"):
+        return
+    if args.threads < 0:
+        raise InputError(f"--threads must be >= 0 (0: the free cores), got {args.threads}")
+    try:
+        use_threads(args.threads)
+    except ValueError as err:
+        raise InputError(str(err)) from None
 
 
 def add_decoding_options(parser: argparse.ArgumentParser, *, nbest: bool = True) -> None:

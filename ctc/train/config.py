@@ -60,8 +60,8 @@ class LoopConfig:
     average is validated and the better one becomes ``averaged.pt`` only if it validates better
     than the best single epoch (``best.pt``); ``checkpoint_choice.json`` records the
     comparison, and decoding picks the validated best (0/1: no averaging).
-    device: ``auto`` | ``cpu`` | ``cuda``. threads: torch intra-op threads (0: torch's default;
-    1 is much faster for small models on a busy machine). progress: tqdm bar. log_every: steps
+    device: ``auto`` | ``cpu`` | ``cuda``. threads: torch intra-op threads (0: the cores that are free when
+    training starts, ``ctc.threads.intra_op_threads``). progress: tqdm bar. log_every: steps
     between log rows.
     """
 
@@ -274,7 +274,7 @@ def validate_config(config: TrainConfig) -> TrainConfig:
     _check(t.average_last >= 0, "train.average_last", t.average_last, "must be >= 0")
     _check(t.device in ("auto", "cpu", "cuda") or t.device.startswith("cuda:"), "train.device",
            t.device, "must be auto, cpu, cuda or cuda:N")
-    _check(t.threads >= 0, "train.threads", t.threads, "must be >= 0 (0: torch's default)")
+    _check(t.threads >= 0, "train.threads", t.threads, "must be >= 0 (0: the free cores)")
     _check(t.log_every >= 1, "train.log_every", t.log_every, "must be >= 1")
 
     _check(d.max_frames >= 1, "data.max_frames", d.max_frames, "must be >= 1")

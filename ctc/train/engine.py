@@ -44,6 +44,7 @@ from ctc.loss.feasibility import required_frames_batch
 from ctc.metrics.errors import count_errors
 from ctc.modality import Featurizer, featurizer_state, modality_of
 from ctc.models import CTCModel, build_model
+from ctc.threads import use_threads
 from ctc.train.config import TrainConfig, check_resume, save_config
 from ctc.train.ctc_impl import get_ctc_loss
 from ctc.train.dataset import FeaturizedDataset
@@ -105,8 +106,9 @@ class Trainer:
             _say(f"note: train.precision={loop.precision} needs a GPU; training in fp32", info)
         self.precision = loop.precision if info.device.type == "cuda" else "fp32"
         self.ctc_loss = get_ctc_loss(loop.ctc_impl)
-        if loop.threads > 0:
-            torch.set_num_threads(loop.threads)
+        threads = use_threads(loop.threads)
+        if loop.threads == 0:
+            _say(f"threads: {threads} (the free cores now; train.threads=N to choose)", info)
         seed_everything(loop.seed)
 
         self.tokenizer = tokenizer or self._resumed_tokenizer(out_dir, resume) or \
