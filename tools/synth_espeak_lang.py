@@ -31,12 +31,10 @@ from __future__ import annotations
 import argparse
 import gettext
 import glob
-import io
 import os
 import random
 import re
 import shutil
-import subprocess
 import sys
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -48,6 +46,9 @@ import soundfile as sf
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from espeak import speak
+
 from ctc.data.normalize import TextNormalizer
 from ctc.errors import InputError
 from ctc.io import atomic_write_text
@@ -192,14 +193,10 @@ def synthesize(job: Job) -> str | None:
     target = Path(job.path)
     if target.exists():
         return None
-    cmd = ["espeak-ng", "-v", job.voice, "-s", str(job.rate), "-p", str(job.pitch), "--stdout",
-           job.text]
-    proc = subprocess.run(cmd, capture_output=True, check=False)
-    if proc.returncode != 0 or len(proc.stdout) < 100:
-        return f"{target.name}: espeak-ng failed ({proc.stderr.decode(errors='replace').strip()})"
-    wave, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32")
-    if wave.ndim == 2:
-        wave = wave.mean(axis=1)
+    try:
+        wave, rate = speak(job.voice, job.rate, job.pitch, job.text)
+    except RuntimeError as err:
+        return f"{target.name}: {err}"
     wave = telephone(wave, rate, job)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

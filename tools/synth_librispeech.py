@@ -18,11 +18,9 @@ Usage: ``python tools/synth_librispeech.py --root data/synth --train 3000 --dev 
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import random
 import shutil
-import subprocess
 import sys
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +33,7 @@ import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus_text import split_sentences
+from espeak import speak
 
 ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
            "en-gb-x-gbcwmd", "en-029", "en-us-nyc"]
@@ -118,14 +117,10 @@ def synthesize(job: Job) -> str | None:
     target = Path(job.path)
     if target.exists():
         return None
-    cmd = ["espeak-ng", "-v", job.voice, "-s", str(job.rate), "-p", str(job.pitch), "--stdout",
-           job.text]
-    proc = subprocess.run(cmd, capture_output=True, check=False)
-    if proc.returncode != 0 or len(proc.stdout) < 100:
-        return f"{target.name}: espeak-ng failed ({proc.stderr.decode(errors='replace').strip()})"
-    wave, rate = sf.read(io.BytesIO(proc.stdout), dtype="float32")
-    if wave.ndim == 2:
-        wave = wave.mean(axis=1)
+    try:
+        wave, rate = speak(job.voice, job.rate, job.pitch, job.text)
+    except RuntimeError as err:
+        return f"{target.name}: {err}"
     wave = soxr.resample(wave, rate, SAMPLE_RATE, quality="HQ")
     peak = float(np.abs(wave).max()) or 1.0
     wave = np.clip(wave * (job.gain / peak), -1.0, 1.0)
