@@ -17,6 +17,7 @@ from pathlib import Path
 from asr.audio import audio_info, is_pipe
 from ctc.data.manifest import Record
 from ctc.errors import InputError
+from ctc.io import unique_names
 
 SHOWN_NOTES = 20  # notes printed one by one; the rest are counted
 
@@ -110,14 +111,5 @@ def no_space_id(text: str) -> str:
 def recording_ids(paths: Sequence[str]) -> dict[str, str]:
     """A unique recording id per audio path: its file stem (``rec`` for a command),
     numbered when two collide."""
-    out: dict[str, str] = {}
-    used: set[str] = set()
-    for path in paths:
-        stem = "rec" if is_pipe(path) else no_space_id(Path(path).stem) or "rec"
-        name, n = stem, 1
-        while name in used:
-            n += 1
-            name = f"{stem}-{n}"
-        used.add(name)
-        out[path] = name
-    return out
+    stems = ["rec" if is_pipe(path) else no_space_id(Path(path).stem) or "rec" for path in paths]
+    return dict(zip(paths, unique_names(stems), strict=True))

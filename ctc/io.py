@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -132,3 +132,18 @@ def read_text_lines(path: str | os.PathLike, *, strict: bool = True,
     if out and out[-1][1] == "" and data.endswith(b"\n"):
         out.pop()  # the final newline ends the last line; it does not start another
     return out
+
+
+def unique_names(stems: Iterable[str], suffix: str = "") -> list[str]:
+    """``stem + suffix`` for each stem, ``stem-2 + suffix``, ``stem-3 + suffix``, ... where a
+    stem repeats (output files and ids of inputs that share a file name)."""
+    names: list[str] = []
+    used: set[str] = set()
+    for stem in stems:
+        name, n = f"{stem}{suffix}", 1
+        while name in used:
+            n += 1
+            name = f"{stem}-{n}{suffix}"
+        used.add(name)
+        names.append(name)
+    return names

@@ -15,6 +15,7 @@ from ctc.commands.options import (
     prog_of,
 )
 from ctc.errors import InputError
+from ctc.io import unique_names
 from ctc.modality import Modality
 
 
@@ -40,17 +41,7 @@ def add_recognize_parser(commands: argparse._SubParsersAction, modality: Modalit
 
 def output_names(inputs: list[str], suffix: str) -> dict[str, str]:
     """``stem + suffix`` per input; a numeric suffix where two inputs share a stem."""
-    names: dict[str, str] = {}
-    used: set[str] = set()
-    for path in inputs:
-        stem = Path(path).stem
-        name, n = f"{stem}{suffix}", 1
-        while name in used:
-            n += 1
-            name = f"{stem}-{n}{suffix}"
-        used.add(name)
-        names[path] = name
-    return names
+    return dict(zip(inputs, unique_names([Path(p).stem for p in inputs], suffix), strict=True))
 
 
 def run_recognize(args: argparse.Namespace, modality: Modality) -> int:

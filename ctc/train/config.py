@@ -60,9 +60,9 @@ class LoopConfig:
     average is validated and the better one becomes ``averaged.pt`` only if it validates better
     than the best single epoch (``best.pt``); ``checkpoint_choice.json`` records the
     comparison, and decoding picks the validated best (0/1: no averaging).
-    device: ``auto`` | ``cpu`` | ``cuda``. threads: torch intra-op threads (0: the cores that are free when
-    training starts, ``ctc.threads.intra_op_threads``). progress: tqdm bar. log_every: steps
-    between log rows.
+    device: ``auto`` | ``cpu`` | ``cuda``. threads: torch intra-op threads (0: the cores that
+    are free when training starts, ``ctc.threads.intra_op_threads``). progress: tqdm bar.
+    log_every: steps between log rows.
     """
 
     epochs: int = 10
