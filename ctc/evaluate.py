@@ -49,6 +49,8 @@ def _hypothesis_row(record: Record, result: Recognition) -> str:
     if record.speaker is not None:
         row["speaker"] = record.speaker
     row.update(path=record.path, unit=result.unit, extent=round(result.extent, digits))
+    if record.start is not None and record.end is not None:  # times are on the recording
+        row["segment"] = [round(record.start, digits), round(record.end, digits)]
     row["confidence"] = result.confidence
     row["words"] = [{"word": w.text, "start": round(w.start, digits), "end": round(w.end, digits),
                      "confidence": w.confidence} for w in result.words]

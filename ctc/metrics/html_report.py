@@ -115,8 +115,13 @@ def media_from_hypotheses(hypotheses: Iterable[Mapping[str, Any]], out_dir: str 
         spans = [[str(x.get("word" if audio else "token", "")), _number(x.get("start"), digits),
                   _number(x.get("end"), digits), _number(x.get("confidence"), 2)]
                  for x in row.get("words" if audio else "tokens") or ()]
+        src = source_url(str(path), out_dir)
+        segment = row.get("segment")
+        if audio and isinstance(segment, list) and len(segment) == 2:
+            # a media fragment (W3C Media Fragments URI 1.0): the player plays the segment alone
+            src += f"#t={_number(segment[0], 3)},{_number(segment[1], 3)}"
         out[str(row["id"])] = {"kind": "audio" if audio else "image",
-                               "src": source_url(str(path), out_dir),
+                               "src": src,
                                "extent": _number(row.get("extent"), digits),
                                "spans": [s for s in spans if s[1] is not None and s[2] is not None]}
     return out

@@ -72,3 +72,15 @@ def test_report_measures_word_confidence_calibration(recognizer, tmp_path):
     assert 0.0 <= calibration["ece"] <= 1.0 and calibration["accuracy"] == 1.0
     assert (tmp_path / "r" / "reliability.png").is_file()
     assert "Word confidence calibration" in (tmp_path / "r" / "report.md").read_text()
+
+
+def test_a_segment_row_names_its_segment_on_the_recording():
+    from ctc.evaluate import _hypothesis_row
+    from ctc.results import Recognition
+
+    record = Record("s1", "audio", "rec.wav", "a b", start=12.25, end=14.5)
+    row = json.loads(_hypothesis_row(record, Recognition("rec.wav", "a b", 0.0, 14.5, "s")))
+    assert row["segment"] == [12.25, 14.5] and row["extent"] == 14.5
+    whole = Record("w", "audio", "rec.wav", "a b")
+    assert "segment" not in json.loads(_hypothesis_row(whole, Recognition("rec.wav", "a b", 0.0,
+                                                                          2.0, "s")))

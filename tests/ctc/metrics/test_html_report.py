@@ -102,6 +102,10 @@ def test_media_links_are_relative_to_the_report(tmp_path):
                            "spans": [["the", 0.1, 0.3, 0.9]]}
     assert media["u2"]["kind"] == "image" and media["u2"]["spans"] == [["h", 10.0, 22.2, None]]
     assert "u3" not in media
+    segment = {"id": "s1", "path": str(audio), "unit": "s", "extent": 14.5,
+               "segment": [12.25, 14.5]}
+    src = media_from_hypotheses([segment], tmp_path)["s1"]["src"]
+    assert src == "data/a%20b%231.wav#t=12.25,14.5"  # the player plays the segment
     assert source_url(str(tmp_path / "x.flac"), tmp_path) == "x.flac"
 
 
