@@ -40,7 +40,7 @@
 #   PRETRAIN=none       none | espeak
 #   MIX=0               1: espeak-ng speech mixed into the training set (MIX_UTTS of it)
 #   ESPEAK_ROOT=data/espeak-LANG  ESPEAK_UTTS=3000 ESPEAK_MORE_TEXT=mo   generated corpus
-#   PRETRAIN_CONFIG=recipes/asterisk/conf/pretrain.yaml  PRETRAIN_MINUTES=20
+#   PRETRAIN_CONFIG=recipes/asterisk/conf/pretrain.yaml  PRETRAIN_MINUTES=15
 #   PRETRAIN_EXP=EXP/pretrain   where the pretrained model goes; one that holds a finished
 #                       model (checkpoint_choice.json) is used as it is, so several fine-tuning
 #                       runs can share one pretraining
@@ -83,7 +83,7 @@ ESPEAK_ROOT="${ESPEAK_ROOT:-data/espeak-$CORPUS_LANG}"
 ESPEAK_UTTS="${ESPEAK_UTTS:-3000}"
 ESPEAK_MORE_TEXT="${ESPEAK_MORE_TEXT-mo}"
 PRETRAIN_CONFIG="${PRETRAIN_CONFIG:-recipes/asterisk/conf/pretrain.yaml}"
-PRETRAIN_MINUTES="${PRETRAIN_MINUTES:-20}"
+PRETRAIN_MINUTES="${PRETRAIN_MINUTES:-15}"
 FINETUNE_ARGS="${FINETUNE_ARGS:---set model.dropout=0.1}"
 MIX_UTTS="${MIX_UTTS:-1000}"
 case "$PRETRAIN" in none | espeak) ;; *) die "PRETRAIN=$PRETRAIN: choose none or espeak" ;; esac
