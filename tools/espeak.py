@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -23,3 +26,23 @@ def speak(voice: str, rate: int, pitch: int, text: str) -> tuple[np.ndarray, int
     if wave.ndim == 2:
         wave = wave.mean(axis=1)
     return wave, sample_rate
+
+
+def render(path: str, voice: str, rate: int, pitch: int, text: str,
+           shape: Callable[[np.ndarray, int], np.ndarray], sample_rate: int) -> str | None:
+    """Speak ``text`` into a 16-bit FLAC at ``path`` (nothing when it exists), the wave passed
+    through ``shape(wave, espeak's rate)``, which returns it at ``sample_rate``; written
+    atomically. An error line naming the file, or None."""
+    target = Path(path)
+    if target.exists():
+        return None
+    try:
+        wave, spoken_rate = speak(voice, rate, pitch, text)
+    except RuntimeError as err:
+        return f"{target.name}: {err}"
+    wave = shape(wave, spoken_rate)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    sf.write(tmp, wave, sample_rate, subtype="PCM_16", format="FLAC")
+    os.replace(tmp, target)
+    return None

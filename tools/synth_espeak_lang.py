@@ -42,12 +42,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from espeak import speak
+from espeak import render
 
 from ctc.data.normalize import TextNormalizer
 from ctc.errors import InputError
@@ -190,19 +189,8 @@ def telephone(wave: np.ndarray, rate: int, job: Job) -> np.ndarray:
 
 def synthesize(job: Job) -> str | None:
     """Render one utterance (unless its file exists); an error line or None."""
-    target = Path(job.path)
-    if target.exists():
-        return None
-    try:
-        wave, rate = speak(job.voice, job.rate, job.pitch, job.text)
-    except RuntimeError as err:
-        return f"{target.name}: {err}"
-    wave = telephone(wave, rate, job)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    sf.write(tmp, wave, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
-    os.replace(tmp, target)
-    return None
+    return render(job.path, job.voice, job.rate, job.pitch, job.text,
+                  lambda wave, rate: telephone(wave, rate, job), SAMPLE_RATE)
 
 
 def plan_voices(lang: str, train: int, dev: int, rng: random.Random

@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import soxr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus_text import split_sentences
-from espeak import speak
+from espeak import render
 
 ACCENTS = ["en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
            "en-gb-x-gbcwmd", "en-029", "en-us-nyc"]
@@ -114,21 +113,13 @@ def plan_jobs(corpus: Path, subsets: dict[str, tuple[list[Speaker], list[str]]],
 
 def synthesize(job: Job) -> str | None:
     """Render one utterance to 16 kHz FLAC; returns an error line or None. Skips existing files."""
-    target = Path(job.path)
-    if target.exists():
-        return None
-    try:
-        wave, rate = speak(job.voice, job.rate, job.pitch, job.text)
-    except RuntimeError as err:
-        return f"{target.name}: {err}"
-    wave = soxr.resample(wave, rate, SAMPLE_RATE, quality="HQ")
-    peak = float(np.abs(wave).max()) or 1.0
-    wave = np.clip(wave * (job.gain / peak), -1.0, 1.0)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    sf.write(tmp, wave, SAMPLE_RATE, subtype="PCM_16", format="FLAC")
-    os.replace(tmp, target)
-    return None
+
+    def shape(wave: np.ndarray, rate: int) -> np.ndarray:
+        wave = soxr.resample(wave, rate, SAMPLE_RATE, quality="HQ")
+        peak = float(np.abs(wave).max()) or 1.0
+        return np.clip(wave * (job.gain / peak), -1.0, 1.0)
+
+    return render(job.path, job.voice, job.rate, job.pitch, job.text, shape, SAMPLE_RATE)
 
 
 def _write_text(path: Path, lines: list[str]) -> None:
