@@ -435,3 +435,26 @@ def test_scaled_path_equals_log_space(seed, frames, classes, max_target, scale, 
     torch.testing.assert_close(auto[0], exact[0], rtol=1e-10, atol=1e-10)
     torch.testing.assert_close(auto[1], exact[1], rtol=1e-8, atol=1e-10)
     assert not torch.isnan(auto[1]).any()
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_a_gradient_the_caller_keeps_is_not_reused_by_the_next_call(fused):
+    """The CPU gradient's memory is reused between calls only once nobody holds it."""
+    gen = torch.Generator().manual_seed(11)
+    loss_fn = ctc_loss_from_logits if fused else ctc_loss
+    first = torch.randn(30, 4, 7, generator=gen)
+    second = torch.randn(30, 4, 7, generator=gen)
+    targets = torch.randint(1, 7, (4, 5), generator=gen)
+    grads = []
+    for scores in (first, second, first):
+        leaf = scores.clone().requires_grad_()
+        loss_fn(leaf, targets, [30, 28, 20, 9], [5, 4, 3, 2], reduction="sum").backward()
+        grads.append(leaf.grad)  # kept: the next call must not write into it
+    assert torch.equal(grads[0], grads[2]) and not torch.equal(grads[0], grads[1])
+    again = []
+    for _ in range(3):  # not kept: the same memory serves every call, results unchanged
+        leaf = second.clone().requires_grad_()
+        loss_fn(leaf, targets, [30, 28, 20, 9], [5, 4, 3, 2], reduction="sum").backward()
+        again.append(leaf.grad.clone())
+        del leaf
+    assert all(torch.equal(g, grads[1]) for g in again)
