@@ -22,6 +22,8 @@ import os
 import time
 from pathlib import Path
 
+from ctc.errors import InputError
+
 ENV = "CAROUSEL_THREADS"
 OMP_ENV = "OMP_NUM_THREADS"
 
@@ -42,13 +44,14 @@ def intra_op_threads(window: float = 0.1, busy_threshold: float = 0.5) -> int:
     busy from ``busy_threshold`` of its time in the last ``window`` seconds); at least 1.
 
     Raises:
-        ValueError: ``CAROUSEL_THREADS`` or ``OMP_NUM_THREADS`` is set but not a positive integer.
+        InputError (a ValueError): ``CAROUSEL_THREADS`` or ``OMP_NUM_THREADS`` is set but not a
+            positive integer.
     """
     for name in (ENV, OMP_ENV):
         explicit = os.environ.get(name, "").strip()
         if explicit:
             if not explicit.isdigit() or int(explicit) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {explicit!r}")
+                raise InputError(f"{name} must be a positive integer, got {explicit!r}")
             return int(explicit)
     cores = usable_cores()
     if cores <= 1:

@@ -44,10 +44,7 @@ def apply_threads(args: argparse.Namespace) -> None:
         return
     if args.threads < 0:
         raise InputError(f"--threads must be >= 0 (0: the free cores), got {args.threads}")
-    try:
-        use_threads(args.threads)
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    use_threads(args.threads)
 
 
 def add_decoding_options(parser: argparse.ArgumentParser, *, nbest: bool = True) -> None:

@@ -375,3 +375,15 @@ def test_vocabulary_without_a_space_is_scored_and_recognised(digit_model, tmp_pa
                                digit_model / "exp", "--format", "json", "--quiet"], capsys)
     assert code == 0, err
     assert " " not in json.loads(out)["text"]
+
+
+@pytest.mark.parametrize("variable", ["CAROUSEL_THREADS", "OMP_NUM_THREADS"])
+def test_a_bad_thread_count_in_the_environment_is_one_line(speech_model, tmp_path, capsys,
+                                                           monkeypatch, variable):
+    monkeypatch.delenv("CAROUSEL_THREADS", raising=False)
+    monkeypatch.setenv(variable, "two")
+    code, _, err = run(asr, ["train", "--config", speech_model / "tiny.yaml", "--train",
+                             speech_model / "train.jsonl", "--valid",
+                             speech_model / "train.jsonl", "--out", tmp_path / "exp"], capsys)
+    assert code == 1
+    one_line_error(err, "asr", variable)
