@@ -62,6 +62,14 @@ std::vector<int64_t> check_targets(const torch::Tensor& targets, const int64_t* 
   return offsets;
 }
 
+// A uint8 block kept between calls: reallocated only when it is not reusable, smaller than
+// `bytes` or more than 4x larger (the old block is released before the new one is allocated).
+void refit_block(torch::Tensor& block, int64_t bytes, bool reusable) {
+  if (reusable && block.defined() && block.numel() >= bytes && block.numel() <= 4 * bytes) return;
+  block = torch::Tensor();
+  block = torch::empty({bytes}, torch::kUInt8);
+}
+
 // The CPU kernel's workspace (a few MiB per thread: O(sqrt(T)) rows, see ctc_loss.h) is kept
 // between calls, so that a training loop does not map and fault in fresh pages every step (page
 // faults and their zeroing measured 10-140 ms per call with the former O(T) workspace). A call
@@ -77,19 +85,17 @@ CpuWorkspace cpu_workspace(size_t bytes) {
   const int64_t size = static_cast<int64_t>(std::max<size_t>(bytes, 64));
   std::unique_lock<std::mutex> lock(mutex, std::try_to_lock);
   if (!lock.owns_lock()) return {std::move(lock), torch::empty({size}, torch::kUInt8)};
-  if (!cached->defined() || cached->numel() < size || cached->numel() > 4 * size) {
-    *cached = torch::Tensor();
-    *cached = torch::empty({size}, torch::kUInt8);
-  }
+  refit_block(*cached, size, /*reusable=*/true);
   return {std::move(lock), *cached};
 }
 
-// The gradient of a contiguous CPU input is carved from a block kept between calls when nothing
-// else holds that block any more (a training step frees the previous step's gradient before the
-// next loss): a fresh (T, N, C) tensor costs a page fault and the kernel's zeroing of every page
-// on each call (measured for 32 x 400 x 1000 float32: 24-28 ms per call with a fresh tensor, 9 ms with
-// the kept block; 8-38 ms of system time with huge pages, 190 ms when they had to be compacted). The kernel writes every element, so reused memory needs no clearing. Otherwise (the
-// caller kept it, a concurrent call, another layout) a new tensor.
+// The gradient of a contiguous CPU input is carved from a block kept between calls once nothing
+// else holds it (a training step frees the previous step's gradient before the next loss): a
+// fresh (T, N, C) tensor costs page faults and the zeroing of every page on each call (32 x 400
+// x 1000 float32: 24-28 ms per call fresh, 9 ms with the kept block; with huge pages 8-38 ms of
+// system time, 190 ms when they had to be compacted). The kernel writes every element, so reused
+// memory needs no clearing. Otherwise (another layout, a concurrent call) a new tensor; a block
+// the caller still holds is left to it.
 torch::Tensor cpu_gradient_like(const torch::Tensor& inputs) {
   static std::mutex mutex;
   static torch::Tensor* pool = new torch::Tensor();  // never destroyed: outlives torch at exit
@@ -97,14 +103,7 @@ torch::Tensor cpu_gradient_like(const torch::Tensor& inputs) {
   const int64_t bytes = static_cast<int64_t>(inputs.nbytes());
   std::unique_lock<std::mutex> lock(mutex, std::try_to_lock);
   if (!lock.owns_lock() || bytes == 0) return torch::empty_like(inputs);
-  const bool free = pool->defined() && pool->storage().use_count() == 1;
-  if (pool->defined() && !free) {
-    *pool = torch::Tensor();  // the caller keeps the old block; start a new one
-  }
-  if (!pool->defined() || pool->numel() < bytes || pool->numel() > 4 * bytes) {
-    *pool = torch::Tensor();
-    *pool = torch::empty({bytes}, torch::kUInt8);
-  }
+  refit_block(*pool, bytes, /*reusable=*/pool->defined() && pool->storage().use_count() == 1);
   return torch::empty({0}, inputs.options())
       .set_(pool->storage(), 0, inputs.sizes(), inputs.strides());
 }

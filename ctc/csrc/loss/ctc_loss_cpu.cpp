@@ -233,14 +233,8 @@ class Utterance {
       const bool nan_in = reads_nan();
       cost = nan_in ? std::numeric_limits<double>::quiet_NaN() : kInf;
       if (grad_) {
-        for (int64_t t = 0; t < frames; ++t) {
-          if (nan_in) {
-            std::fill_n(frame_grad(t), p_.num_classes,
-                        std::numeric_limits<scalar_t>::quiet_NaN());
-          } else {
-            zero_row(t);
-          }
-        }
+        const scalar_t fill = nan_in ? std::numeric_limits<scalar_t>::quiet_NaN() : scalar_t(0);
+        for (int64_t t = 0; t < frames; ++t) std::fill_n(frame_grad(t), p_.num_classes, fill);
       }
     }
     for (int64_t u = 0; u < num_classes_; ++u) slot_[classes_[u]] = -1;
