@@ -29,11 +29,8 @@ Usage: ``python tools/synth_espeak_lang.py --lang es --root data/espeak-es --utt
 from __future__ import annotations
 
 import argparse
-import gettext
-import glob
 import os
 import random
-import re
 import shutil
 import sys
 from collections import defaultdict
@@ -47,21 +44,25 @@ import soxr
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from espeak import render
+from lang_text import (
+    clean_texts,
+    held_out_filter,
+    held_out_texts,
+    language_chars,
+    more_texts,
+    read_lines,
+)
 
-from ctc.data.normalize import TextNormalizer
 from ctc.errors import InputError
 from ctc.io import atomic_write_text
 
 ACCENTS = {"es": ["es", "es-419"], "fr": ["fr-fr", "fr-be", "fr-ch"], "it": ["it"],
            "en": ["en-us", "en-gb"], "de": ["de"], "pt": ["pt", "pt-br"]}
-ALPHABETS = {"es": "áéíóúüñ", "fr": "àâæçéèêëîïôœùûüÿ", "it": "àèéìíîòóùú", "de": "äöüß",
-             "pt": "áâãàçéêíóôõú", "en": ""}
 VARIANTS = ["", "m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
             "klatt", "klatt2", "klatt3", "klatt4"]
 SAMPLE_RATE = 8000
 BAND = (300.0, 3400.0)
 PER_CHAPTER = 50
-_BAD_MESSAGE = re.compile(r"[%{}<>_=/\\@#$&*+|~^\[\]\d]|--|\bhttps?\b")
 
 
 @dataclass(frozen=True)
@@ -75,69 +76,6 @@ class Job:
     noise_db: float
     mulaw: bool
     seed: int
-
-
-def normalizer() -> TextNormalizer:
-    return TextNormalizer(digits="skip", symbols="skip", brackets="skip")
-
-
-def read_lines(path: Path) -> list[str]:
-    """Non-empty lines of a UTF-8 text file; InputError naming the file otherwise."""
-    try:
-        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
-                if line.strip()]
-    except (OSError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: cannot read ({err})") from None
-
-
-def catalogue_sentences(lang: str, locale_root: Path = Path("/usr/share/locale")) -> list[str]:
-    """Raw sentences of the translated messages in ``LOCALE_ROOT/LANG/LC_MESSAGES/*.mo``."""
-    out = []
-    for path in sorted(glob.glob(str(locale_root / lang / "LC_MESSAGES" / "*.mo"))):
-        try:
-            with open(path, "rb") as handle:
-                catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
-        except Exception:  # an unreadable or malformed catalogue (gettext raises many types)
-            continue
-        for key, value in catalog.items():
-            if not key or not isinstance(value, str):
-                continue
-            for piece in re.split(r"[\n.!?:;]+", value):
-                piece = piece.strip()
-                if piece and not _BAD_MESSAGE.search(piece):
-                    out.append(piece)
-    return out
-
-
-def clean_texts(lines: list[str], allowed: set[str], min_words: int = 1,
-                max_words: int = 30) -> list[str]:
-    """Normalised, de-duplicated lines within the allowed characters and lengths."""
-    norm = normalizer()
-    seen, out = set(), []
-    for line in lines:
-        text = norm(line)
-        if not text or text in seen or not min_words <= len(text.split()) <= max_words:
-            continue
-        if set(text) - allowed:
-            continue
-        seen.add(text)
-        out.append(text)
-    return out
-
-
-def held_out_filter(held_out: list[str]):
-    """A predicate: True when a sentence may be spoken (it is no held-out text and holds none
-    of at least three words)."""
-    exact = set(held_out)
-    long_ones = [f" {h} " for h in held_out if len(h.split()) >= 3]
-
-    def allowed(sentence: str) -> bool:
-        if sentence in exact:
-            return False
-        padded = f" {sentence} "
-        return not any(h in padded for h in long_ones)
-
-    return allowed
 
 
 def bigram_sentences(texts: list[str], count: int, rng: random.Random,
@@ -223,19 +161,12 @@ def build(lang: str, root: Path, *, utterances: int, dev_utterances: int = 100,
         raise InputError("espeak-ng not found: install it (apt-get install espeak-ng)")
     rng = random.Random(seed)
     raw_train = read_lines(text)
-    allowed_chars = set("abcdefghijklmnopqrstuvwxyz' ") | set(ALPHABETS.get(lang, ""))
-    train_texts = clean_texts(raw_train, allowed_chars | set("".join(raw_train)), 1, 1000)
-    allowed_chars |= set("".join(train_texts))
-    held = [h for p in exclude for h in clean_texts(read_lines(p), allowed_chars | set(
-        "".join(read_lines(p))), 1, 1000)]
+    allowed_chars = language_chars(lang, raw_train)
+    train_texts = clean_texts(raw_train, allowed_chars, 1, 1000)
+    held = held_out_texts(exclude, allowed_chars)
     may_speak = held_out_filter(held)
-    extra_raw: list[str] = []
-    for source in more_text:
-        if source == "mo":
-            extra_raw += catalogue_sentences(lang)
-        else:
-            extra_raw += read_lines(Path(source))
-    extra = [t for t in clean_texts(extra_raw, allowed_chars, 3, 14) if may_speak(t)]
+    extra = [t for t in clean_texts(more_texts(lang, more_text), allowed_chars, 3, 14)
+             if may_speak(t)]
     train_texts = [t for t in train_texts if may_speak(t)]
     n_repeat = round(repeat_share * utterances) if extra else round(
         (repeat_share + (1 - repeat_share - bigram_share)) * utterances)

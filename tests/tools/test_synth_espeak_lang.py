@@ -1,13 +1,11 @@
-"""tools/synth_espeak_lang.py: text selection (held-out texts never spoken, bigram sequences,
-catalogue sentences), the telephone channel, and a tiny corpus with espeak-ng when installed."""
+"""tools/synth_espeak_lang.py: bigram sequences, the telephone channel, and a tiny corpus with
+espeak-ng when installed (the text selection it shares: tests/tools/test_lang_text.py)."""
 
 from __future__ import annotations
 
-import gettext
 import itertools
 import random
 import shutil
-import struct
 import sys
 from pathlib import Path
 
@@ -25,14 +23,6 @@ TRAIN = ["por favor ingrese su contraseña", "la conferencia ha sido bloqueada",
          "gracias", "ingrese su número de agente seguido de la tecla numeral"]
 
 
-def test_held_out_texts_and_sentences_holding_them_are_not_spoken():
-    allowed = synth.held_out_filter(["adiós", "su buzón está lleno", "hola"])
-    assert not allowed("adiós") and not allowed("hola")
-    assert not allowed("ahora su buzón está lleno de mensajes")
-    assert allowed("adiós amigo")  # a held-out text under three words only counts whole
-    assert allowed("su buzón de voz")
-
-
 def test_bigram_sequences_follow_the_training_text():
     out = synth.bigram_sentences(TRAIN, 30, random.Random(0))
     assert len(out) == 30
@@ -40,48 +30,6 @@ def test_bigram_sequences_follow_the_training_text():
     for sentence in out:
         words = sentence.split()
         assert len(words) >= 3 and all(p in pairs for p in itertools.pairwise(words))
-
-
-def test_clean_texts_normalises_and_keeps_the_alphabet():
-    allowed = set("abcdefghijklmnopqrstuvwxyz' ") | set("áéíóúüñ")
-    out = synth.clean_texts(["¡Hola, señor!", "Hola señor", "straße ok", "marque 1 ahora",
-                             "uno dos tres cuatro"], allowed, 2, 3)
-    assert out == ["hola señor"]
-
-
-def _write_mo(path: Path, messages: dict[str, str]) -> None:
-    """A minimal GNU .mo catalogue."""
-    keys = sorted(messages)
-    ids = b"".join(k.encode() + b"\0" for k in keys)
-    strs = b"".join(messages[k].encode() + b"\0" for k in keys)
-    n = len(keys)
-    header = 7 * 4
-    table = header + 16 * n
-    offsets, off_ids, off_strs = [], table, table + len(ids)
-    for k in keys:
-        offsets.append((len(k.encode()), off_ids))
-        off_ids += len(k.encode()) + 1
-    str_offsets = []
-    for k in keys:
-        str_offsets.append((len(messages[k].encode()), off_strs))
-        off_strs += len(messages[k].encode()) + 1
-    data = struct.pack("<7I", 0x950412DE, 0, n, header, header + 8 * n, 0, 0)
-    data += b"".join(struct.pack("<2I", *o) for o in offsets)
-    data += b"".join(struct.pack("<2I", *o) for o in str_offsets)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data + ids + strs)
-
-
-def test_catalogue_sentences(tmp_path):
-    _write_mo(tmp_path / "es/LC_MESSAGES/app.mo", {
-        "": "Content-Type: text/plain; charset=UTF-8\n",
-        "File not found": "No se encontró el archivo. Inténtelo de nuevo",
-        "Usage: %s": "Uso: %s [opciones]", "Copy 2 files": "Copiar 2 archivos"})
-    with open(tmp_path / "es/LC_MESSAGES/app.mo", "rb") as handle:
-        assert gettext.GNUTranslations(handle).gettext("Copy 2 files") == "Copiar 2 archivos"
-    out = synth.catalogue_sentences("es", tmp_path)
-    assert "No se encontró el archivo" in out and "Inténtelo de nuevo" in out
-    assert not any("%" in s or "2" in s for s in out)
 
 
 def test_telephone_channel_is_band_limited_8khz():

@@ -1,0 +1,162 @@
+"""Text of one language for a small corpus: normalised, held-out texts removed, and an LM text.
+
+Shared by ``tools/synth_espeak_lang.py`` (what generated voices say) and the Asterisk recipe's
+LM (``recipes/asterisk/run.sh LM_MORE_TEXT=mo``). As a program it writes an n-gram LM's
+training text: the corpus's training transcripts (``--text``, repeated ``--repeat`` times, so
+that their word sequences keep their weight) followed by more text of the language
+(``--more-text FILE`` or ``mo``: the translated messages of the installed gettext catalogues,
+``/usr/share/locale/LANG/LC_MESSAGES/*.mo``), never a sentence that is, or holds, a held-out
+text (``--exclude``, e.g. ``heldout-text.txt``).
+
+Usage: ``python tools/lang_text.py --lang fr --text data/asterisk-fr/lm-text.txt --exclude
+data/asterisk-fr/heldout-text.txt --more-text mo --out data/asterisk-fr/lm-text-more.txt``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gettext
+import glob
+import re
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ctc.data.normalize import TextNormalizer
+from ctc.errors import InputError
+from ctc.io import atomic_write_text
+
+ALPHABETS = {"es": "áéíóúüñ", "fr": "àâæçéèêëîïôœùûüÿ", "it": "àèéìíîòóùú", "de": "äöüß",
+             "pt": "áâãàçéêíóôõú", "en": ""}
+_BAD_MESSAGE = re.compile(r"[%{}<>_=/\\@#$&*+|~^\[\]\d]|--|\bhttps?\b")
+
+
+def normalizer() -> TextNormalizer:
+    return TextNormalizer(digits="skip", symbols="skip", brackets="skip")
+
+
+def read_lines(path: Path) -> list[str]:
+    """Non-empty lines of a UTF-8 text file; InputError naming the file otherwise."""
+    try:
+        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
+    except (OSError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: cannot read ({err})") from None
+
+
+def catalogue_sentences(lang: str, locale_root: Path = Path("/usr/share/locale")) -> list[str]:
+    """Raw sentences of the translated messages in ``LOCALE_ROOT/LANG/LC_MESSAGES/*.mo``."""
+    out = []
+    for path in sorted(glob.glob(str(locale_root / lang / "LC_MESSAGES" / "*.mo"))):
+        try:
+            with open(path, "rb") as handle:
+                catalog = gettext.GNUTranslations(handle)._catalog  # type: ignore[attr-defined]
+        except Exception:  # an unreadable or malformed catalogue (gettext raises many types)
+            continue
+        for key, value in catalog.items():
+            if not key or not isinstance(value, str):
+                continue
+            for piece in re.split(r"[\n.!?:;]+", value):
+                piece = piece.strip()
+                if piece and not _BAD_MESSAGE.search(piece):
+                    out.append(piece)
+    return out
+
+
+def clean_texts(lines: list[str], allowed: set[str], min_words: int = 1,
+                max_words: int = 30) -> list[str]:
+    """Normalised, de-duplicated lines within the allowed characters and lengths."""
+    norm = normalizer()
+    seen, out = set(), []
+    for line in lines:
+        text = norm(line)
+        if not text or text in seen or not min_words <= len(text.split()) <= max_words:
+            continue
+        if set(text) - allowed:
+            continue
+        seen.add(text)
+        out.append(text)
+    return out
+
+
+def held_out_filter(held_out: list[str]):
+    """A predicate: True when a sentence may be spoken (it is no held-out text and holds none
+    of at least three words)."""
+    exact = set(held_out)
+    long_ones = [f" {h} " for h in held_out if len(h.split()) >= 3]
+
+    def allowed(sentence: str) -> bool:
+        if sentence in exact:
+            return False
+        padded = f" {sentence} "
+        return not any(h in padded for h in long_ones)
+
+    return allowed
+
+
+
+
+def language_chars(lang: str, texts: list[str]) -> set[str]:
+    """The characters a text of ``lang`` may hold: a-z, apostrophe, space, the language's
+    accented letters and whatever ``texts`` (the training transcripts) hold."""
+    return set("abcdefghijklmnopqrstuvwxyz' ") | set(ALPHABETS.get(lang, "")) | set(
+        "".join(texts))
+
+
+def held_out_texts(paths: list[Path], allowed: set[str]) -> list[str]:
+    """The normalised held-out texts of ``paths`` (one per line)."""
+    return [h for p in paths for h in clean_texts(read_lines(p), allowed | set(
+        "".join(read_lines(p))), 1, 1000)]
+
+
+def more_texts(lang: str, sources: list[str]) -> list[str]:
+    """Raw sentences of ``sources``: files, one sentence per line, or ``mo`` (the catalogues)."""
+    out: list[str] = []
+    for source in sources:
+        out += catalogue_sentences(lang) if source == "mo" else read_lines(Path(source))
+    return out
+
+
+def lm_text(lang: str, text: Path, more_text: list[str], exclude: list[Path],
+            repeat: int = 5, min_words: int = 2, max_words: int = 30) -> tuple[list[str], int]:
+    """The LM's lines (the transcripts ``repeat`` times, then the other sentences) and how many
+    other sentences there are."""
+    raw = read_lines(text)
+    allowed = language_chars(lang, raw)
+    train = clean_texts(raw, allowed, 1, 1000)
+    may_use = held_out_filter(held_out_texts(exclude, allowed))
+    extra = [t for t in clean_texts(more_texts(lang, more_text), allowed, min_words, max_words)
+             if may_use(t) and t not in set(train)]
+    return [t for t in train if may_use(t)] * repeat + extra, len(extra)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lang", required=True)
+    parser.add_argument("--text", type=Path, required=True,
+                        help="training transcripts, one per line (e.g. lm-text.txt)")
+    parser.add_argument("--more-text", action="append", default=[],
+                        help="more text: a file (one sentence per line) or 'mo' (the installed "
+                             "gettext catalogues of the language); repeatable")
+    parser.add_argument("--exclude", type=Path, action="append", default=[],
+                        help="held-out texts never to use (e.g. heldout-text.txt)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="times the training transcripts are written (their weight)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.repeat < 1:
+            raise InputError(f"--repeat {args.repeat}: must be >= 1")
+        lines, extra = lm_text(args.lang, args.text, args.more_text, args.exclude, args.repeat)
+    except InputError as err:
+        print(f"lang_text: error: {err}", file=sys.stderr)
+        return 1
+    atomic_write_text(args.out, "".join(f"{line}\n" for line in lines))
+    print(f"{args.out}: {len(lines) - extra} transcript lines ({args.repeat}x), {extra} more "
+          "sentences of the language")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
