@@ -3,16 +3,22 @@
 #   for each of es, fr, it (recipes/asterisk/run.sh), after building the corpora and pretraining
 #   on espeak-ng speech (15 min, reported apart), the VARIANTS, each trained for 25 minutes on
 #   one thread: scratch (the real set alone), pretrain (fine-tuned from the pretrained model),
-#   mix (espeak-ng speech mixed into the real set, from scratch), pretrain-mix (fine-tuned from
-#   the pretrained model with espeak-ng speech mixed in) -- then the MNIST digit lines in
-#   15 minutes (recipes/mnist/run.sh). Writes OUT/SUMMARY.md (every number of the table, the
-#   wall time of each training stage against its budget) and OUT/logs/*.log.
+#   pretrain-real (fine-tuned from a model pretrained on espeak-ng speech of the language and
+#   the real training sets of the two other languages, REAL_PRETRAIN_MINUTES), mix (espeak-ng
+#   speech mixed into the real set, from scratch), pretrain-mix (fine-tuned from the pretrained
+#   model with espeak-ng speech mixed in) -- then the MNIST digit lines in 15 minutes
+#   (recipes/mnist/run.sh). Every run is scored greedy, with the LM of its training
+#   transcripts, and with the LM of the transcripts and more text of the language
+#   (LM_MORE_TEXT=mo: the gettext catalogues; "" leaves it out). Writes OUT/SUMMARY.md (every
+#   number of the table, the wall time of each training stage against its budget) and
+#   OUT/logs/*.log.
 #
 #   recipes/asterisk/final_runs.sh [VAR=value ...]
 #   recipes/asterisk/final_runs.sh LANGS="es" JOBS=2
 #
-# Variables: LANGS="es fr it"  VARIANTS="pretrain scratch mix pretrain-mix"  MINUTES=25
-#   PRETRAIN_MINUTES=15  MNIST_MINUTES=15  MNIST=1
+# Variables: LANGS="es fr it"  VARIANTS="pretrain scratch pretrain-real mix pretrain-mix"
+#   MINUTES=25  PRETRAIN_MINUTES=15  REAL_PRETRAIN_MINUTES=20  MNIST_MINUTES=15  MNIST=1
+#   LM_MORE_TEXT=mo
 #   JOBS=1 (runs at once: 1 keeps the machine otherwise idle, as the aims are stated; 2 halves
 #   the wall time on 2 cores, each run still on one thread)  OUT=exp/final  DATA=data/final
 #   SEED=0 (SPLIT_SEED of the corpus split; keep 0 for the table)
@@ -25,9 +31,11 @@ for arg in "$@"; do
   esac
 done
 LANGS="${LANGS:-es fr it}"
-VARIANTS="${VARIANTS:-pretrain scratch mix pretrain-mix}"
+VARIANTS="${VARIANTS:-pretrain scratch pretrain-real mix pretrain-mix}"
 MINUTES="${MINUTES:-25}"
 PRETRAIN_MINUTES="${PRETRAIN_MINUTES:-15}"
+REAL_PRETRAIN_MINUTES="${REAL_PRETRAIN_MINUTES:-20}"
+export LM_MORE_TEXT="${LM_MORE_TEXT-mo}"
 MNIST_MINUTES="${MNIST_MINUTES:-15}"
 MNIST="${MNIST:-1}"
 JOBS="${JOBS:-1}"
@@ -58,8 +66,21 @@ asterisk() {  # asterisk LANG VARIANT VAR=value...
     "SPLIT_SEED=$SEED" "MINUTES=$MINUTES" "$@"
 }
 
+wants() { case " $VARIANTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+# pretrain-real pretrains on the real training sets of the other languages: all three corpora
+corpus_langs="$LANGS"
+if wants pretrain-real; then corpus_langs="es fr it"; fi
+other_real() {  # the training manifests of the languages other than $1
+  local other out=""
+  for other in es fr it; do
+    if [ "$other" != "$1" ]; then out="$out $DATA/asterisk-$other/manifests/train.jsonl"; fi
+  done
+  echo "${out# }"
+}
+
 # the corpora first, one language at a time (building them is not timed)
-for lang in $LANGS; do
+for lang in $corpus_langs; do
   say "corpora of $lang"
   asterisk "$lang" pretrain PRETRAIN=espeak "PRETRAIN_MINUTES=$PRETRAIN_MINUTES" \
     --stop-stage 1 >"$OUT/logs/$lang-corpus.log" 2>&1
@@ -72,8 +93,15 @@ fi
 # pretraining (timed apart): one job per language, before the budgeted runs that use it
 # (the MNIST run needs no pretraining: it fills a free slot here)
 for lang in $LANGS; do
-  run "$lang-pretraining" asterisk "$lang" pretrain PRETRAIN=espeak \
-    "PRETRAIN_MINUTES=$PRETRAIN_MINUTES" --stage 2 --stop-stage 3
+  if wants pretrain || wants pretrain-mix; then
+    run "$lang-pretraining" asterisk "$lang" pretrain PRETRAIN=espeak \
+      "PRETRAIN_MINUTES=$PRETRAIN_MINUTES" --stage 2 --stop-stage 3
+  fi
+  if wants pretrain-real; then
+    run "$lang-pretrain-realing" asterisk "$lang" pretrain-real PRETRAIN=espeak \
+      "PRETRAIN_REAL=$(other_real "$lang")" "PRETRAIN_MINUTES=$REAL_PRETRAIN_MINUTES" \
+      --stage 2 --stop-stage 3
+  fi
 done
 if [ "$MNIST" = 1 ]; then
   run mnist bash recipes/mnist/run.sh "EXP=$OUT/mnist" "CORPUS_ROOT=$DATA/mnist_lines" \
@@ -89,11 +117,14 @@ for variant in $VARIANTS; do
     # --stage 1: the corpora are built above; a second build would rewrite files in use
     case "$variant" in
       pretrain) run "$lang-pretrain" asterisk "$lang" pretrain PRETRAIN=espeak --stage 1 ;;
+      pretrain-real) run "$lang-pretrain-real" asterisk "$lang" pretrain-real PRETRAIN=espeak \
+        "PRETRAIN_REAL=$(other_real "$lang")" --stage 1 ;;
       scratch) run "$lang-scratch" asterisk "$lang" scratch --stage 1 ;;
       mix) run "$lang-mix" asterisk "$lang" mix MIX=1 --stage 1 ;;
       pretrain-mix) run "$lang-pretrain-mix" asterisk "$lang" pretrain-mix PRETRAIN=espeak MIX=1 \
         "PRETRAIN_EXP=$pretrained" --stage 1 ;;
-      *) say "unknown variant $variant (pretrain, scratch, mix, pretrain-mix)"; exit 2 ;;
+      *) say "unknown variant $variant (pretrain-real, pretrain, scratch, mix, pretrain-mix)"
+        exit 2 ;;
     esac
   done
 done
@@ -109,8 +140,8 @@ from pathlib import Path
 
 out = Path(sys.argv[1])
 rows = ["| run | model | test greedy CER % | test greedy WER % | test LM CER % | test LM WER % "
-        "| training wall min (budget) | pretraining wall min (budget) |",
-        "|---|---|---|---|---|---|---|---|"]
+        "| LM+ CER % | LM+ WER % | training wall min (budget) | pretraining wall min (budget) |",
+        "|---|---|---|---|---|---|---|---|---|---|"]
 
 
 def rate(path, key):
@@ -144,17 +175,21 @@ for exp in sorted(p for p in out.iterdir() if p.is_dir() and p.name != "logs"):
     model = json.loads(choice.read_text()).get("chosen", "?") if choice.is_file() else "?"
     if (exp / "decode").is_dir():
         greedy, lm = exp / "decode/test-greedy/report.json", exp / "decode/test-lm3/report.json"
+        more = exp / "decode/test-lm3-more/report.json"
     else:
-        greedy, lm = exp / "eval/test_greedy/report.json", Path("-")
+        greedy, lm, more = exp / "eval/test_greedy/report.json", Path("-"), Path("-")
     pre = "-"
     if (exp / "pretrain").is_dir():
         pre_log = out / "logs" / f"{exp.name}ing.log"
         pre = f"{stage_minutes(pre_log, 'pretrain')} ({budget(exp / 'pretrain/config.yaml')})"
     rows.append(f"| {exp.name} | {model} | {rate(greedy, 'cer')} | {rate(greedy, 'wer')} | "
-                f"{rate(lm, 'cer')} | {rate(lm, 'wer')} | {stage_minutes(log, 'train')} "
+                f"{rate(lm, 'cer')} | {rate(lm, 'wer')} | {rate(more, 'cer')} | "
+                f"{rate(more, 'wer')} | {stage_minutes(log, 'train')} "
                 f"({budget(exp / 'config.yaml')}) | {pre} |")
-text = "# Final runs\n\n" + "\n".join(rows) + "\n\nWall minutes: the recipe's train (pretrain) " \
-    "stage from start to done, reading the data and the final validation included.\n"
+text = "# Final runs\n\n" + "\n".join(rows) + "\n\nLM: 3-gram of the training transcripts; LM+: " \
+    "of the transcripts and more text of the language (LM_MORE_TEXT). Wall minutes: the " \
+    "recipe's train (pretrain) stage from start to done, reading the data and the final " \
+    "validation included.\n"
 (out / "SUMMARY.md").write_text(text, encoding="utf-8")
 print(text)
 EOF

@@ -41,6 +41,9 @@
 #   MIX=0               1: espeak-ng speech mixed into the training set (MIX_UTTS of it)
 #   ESPEAK_ROOT=data/espeak-LANG  ESPEAK_UTTS=3000 ESPEAK_MORE_TEXT=mo   generated corpus
 #   PRETRAIN_CONFIG=recipes/asterisk/conf/pretrain.yaml  PRETRAIN_MINUTES=15
+#   PRETRAIN_REAL=""    real speech of other languages pretrained on with the espeak-ng speech:
+#                       manifests (e.g. the train.jsonl of the other languages' corpora), each
+#                       PRETRAIN_REAL_REPEAT=2 times; never this language's own real set
 #   PRETRAIN_EXP=EXP/pretrain   where the pretrained model goes; one that holds a finished
 #                       model (checkpoint_choice.json) is used as it is, so several fine-tuning
 #                       runs can share one pretraining
@@ -49,6 +52,9 @@
 #   EXP                 experiment folder (exp/asterisk-LANG[-pretrain][-mix])
 #   MANIFESTS=CORPUS_ROOT/manifests
 #   LM_ORDER=3          n-gram order (0: no LM); the LM text is the training transcripts
+#   LM_MORE_TEXT=""     also a second LM (EXP/lm/NgramN-more.arpa, scored as test-lmN-more): the
+#                       transcripts (5x) and more text of the language (tools/lang_text.py:
+#                       "mo" = the gettext catalogues, or files), held-out texts left out
 #   DECODER=ours ALPHA=0.8 BETA=1.5 BEAM=64  decoding (ALPHA/BETA tuned on dev with TUNE_LM=1)
 #   TUNE_LM=1  ALPHA_GRID="0.3 0.5 0.8 1.2 1.6"  BETA_GRID="0.0 1.0 2.0 3.5 5.0"
 #   THREADS=1           torch threads of training (train.threads) and OMP_NUM_THREADS
@@ -84,6 +90,8 @@ ESPEAK_UTTS="${ESPEAK_UTTS:-3000}"
 ESPEAK_MORE_TEXT="${ESPEAK_MORE_TEXT-mo}"
 PRETRAIN_CONFIG="${PRETRAIN_CONFIG:-recipes/asterisk/conf/pretrain.yaml}"
 PRETRAIN_MINUTES="${PRETRAIN_MINUTES:-15}"
+PRETRAIN_REAL="${PRETRAIN_REAL:-}"
+PRETRAIN_REAL_REPEAT="${PRETRAIN_REAL_REPEAT:-2}"
 FINETUNE_ARGS="${FINETUNE_ARGS:---set model.dropout=0.1}"
 MIX_UTTS="${MIX_UTTS:-1000}"
 case "$PRETRAIN" in none | espeak) ;; *) die "PRETRAIN=$PRETRAIN: choose none or espeak" ;; esac
@@ -94,6 +102,7 @@ EXP="${EXP:-exp/asterisk-$CORPUS_LANG$suffix}"
 PRETRAIN_EXP="${PRETRAIN_EXP:-$EXP/pretrain}"
 MANIFESTS="${MANIFESTS:-$CORPUS_ROOT/manifests}"
 LM_ORDER="${LM_ORDER:-3}"
+LM_MORE_TEXT="${LM_MORE_TEXT:-}"
 DECODER="${DECODER:-ours}"
 ALPHA="${ALPHA:-0.8}"
 BETA="${BETA:-1.5}"
@@ -106,6 +115,7 @@ TRAIN_ARGS="${TRAIN_ARGS:-}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$THREADS}"
 
 LM="$EXP/lm/${LM_ORDER}gram.arpa"
+LM_MORE="$EXP/lm/${LM_ORDER}gram-more.arpa"
 ESPEAK_MANIFESTS="$ESPEAK_ROOT/manifests"
 use_espeak=0
 if [ "$PRETRAIN" = espeak ] || [ "$MIX" = 1 ]; then use_espeak=1; fi
@@ -186,6 +196,13 @@ if want_stage 2 lm "build the ${LM_ORDER}-gram LM from $CORPUS_ROOT/lm-text.txt"
   if [ "$LM_ORDER" -gt 0 ]; then
     mkdir -p "$EXP/lm"
     ctc lm build --text "$CORPUS_ROOT/lm-text.txt" --order "$LM_ORDER" --out "$LM"
+    if [ -n "$LM_MORE_TEXT" ]; then
+      more=()
+      for t in $LM_MORE_TEXT; do more+=(--more-text "$t"); done
+      "$PYTHON" tools/lang_text.py --lang "$CORPUS_LANG" --text "$CORPUS_ROOT/lm-text.txt" \
+        --exclude "$CORPUS_ROOT/heldout-text.txt" "${more[@]}" --out "$EXP/lm/lm-text-more.txt"
+      ctc lm build --text "$EXP/lm/lm-text-more.txt" --order "$LM_ORDER" --out "$LM_MORE"
+    fi
   else
     log "LM_ORDER=0: decoding will be greedy only"
   fi
@@ -200,7 +217,37 @@ if want_stage 3 pretrain "pretrain on espeak-ng speech ($PRETRAIN_MINUTES min) i
   else
     resume=()
     if [ -f "$PRETRAIN_EXP/last.pt" ] && [ "$force" = 0 ]; then resume=(--resume); fi
-    asr train --config "$PRETRAIN_CONFIG" --train "$ESPEAK_MANIFESTS/train-espeak.jsonl" \
+    pretrain_set="$ESPEAK_MANIFESTS/train-espeak.jsonl"
+    if [ -n "$PRETRAIN_REAL" ]; then
+      mkdir -p "$PRETRAIN_EXP"
+      pretrain_set="$PRETRAIN_EXP/train-pretrain.jsonl"
+      # shellcheck disable=SC2086  # PRETRAIN_REAL is a list of manifests
+      "$PYTHON" - "$pretrain_set" "$PRETRAIN_REAL_REPEAT" "$MANIFESTS/train.jsonl" \
+        "$ESPEAK_MANIFESTS/train-espeak.jsonl" $PRETRAIN_REAL <<'EOF' || exit 1
+"""The pretraining manifest: the espeak-ng speech, then each real manifest REPEAT times with
+its ids and speakers prefixed by the manifest's number and the copy, so that none collide."""
+import json, os, sys
+from pathlib import Path
+out, repeat, own, espeak, real = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+lines = Path(espeak).read_text(encoding="utf-8").splitlines()
+for k, path in enumerate(real):
+    if os.path.realpath(path) == os.path.realpath(own):
+        sys.exit(f"PRETRAIN_REAL: {path} is this language's own training set")
+    try:
+        records = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
+                   if line.strip()]
+    except (OSError, ValueError) as err:
+        sys.exit(f"PRETRAIN_REAL: {path}: cannot read ({err})")
+    for copy in range(repeat):
+        for r in records:
+            r = dict(r, id=f"real{k}.{copy}-{r['id']}", speaker=f"real{k}-{r.get('speaker', '')}")
+            lines.append(json.dumps(r, ensure_ascii=False))
+Path(out + ".tmp").write_text("\n".join(lines) + "\n", encoding="utf-8")
+os.replace(out + ".tmp", out)
+print(f"{out}: {len(lines)} utterances (espeak-ng and {len(real)} real manifest(s))")
+EOF
+    fi
+    asr train --config "$PRETRAIN_CONFIG" --train "$pretrain_set" \
       --valid "$MANIFESTS/dev.jsonl" --out "$PRETRAIN_EXP" "${resume[@]}" \
       --set "train.max_minutes=$PRETRAIN_MINUTES" --set "train.threads=$THREADS"
   fi
@@ -249,6 +296,21 @@ if want_stage 5 evaluate "evaluate on test"; then
       --decoder "$DECODER" --alpha "$ALPHA" --beta "$BETA" --beam-size "$BEAM" \
       --title "test, ${LM_ORDER}-gram LM" --report "$EXP/decode/test-lm${LM_ORDER}"
   fi
+  if [ "$use_lm" = 1 ] && [ -n "$LM_MORE_TEXT" ]; then
+    [ -f "$LM_MORE" ] || die "LM_MORE_TEXT is set but $LM_MORE is missing: rerun stage 2"
+    if [ "$TUNE_LM" = 1 ]; then
+      # shellcheck disable=SC2086  # the grids are lists of numbers
+      ctc tune-lm --posteriors "$EXP/decode/dev-posteriors.pt" --lm "$LM_MORE" \
+        --decoder "$DECODER" --beam-size "$BEAM" --alpha-grid $ALPHA_GRID --beta-grid $BETA_GRID \
+        --out "$EXP/lm_tuned_more.json"
+      tuned_weights "$EXP/lm_tuned_more.json"
+      log "tuned on dev (LM with more text): alpha=$ALPHA beta=$BETA"
+    fi
+    asr evaluate --model "$EXP" --manifest "$MANIFESTS/test.jsonl" --lm "$LM_MORE" \
+      --decoder "$DECODER" --alpha "$ALPHA" --beta "$BETA" --beam-size "$BEAM" \
+      --title "test, ${LM_ORDER}-gram LM with more text ($LM_MORE_TEXT)" \
+      --report "$EXP/decode/test-lm${LM_ORDER}-more"
+  fi
   stage_done 5 evaluate
 fi
 
@@ -273,7 +335,9 @@ EOF
       budget=$(sed -n 's/^ *max_minutes: *//p' "$PRETRAIN_EXP/config.yaml" 2>/dev/null || true)
       echo "Pretraining (not in the budget above): $PRETRAIN_EXP on $(wc -l < "$ESPEAK_MANIFESTS/train-espeak.jsonl") espeak-ng utterances, budget ${budget:-?} min; fine-tuning $FINETUNE_ARGS."
     fi
+    if [ -n "$PRETRAIN_REAL" ]; then echo "Pretrained also on real speech of other languages: $PRETRAIN_REAL (${PRETRAIN_REAL_REPEAT}x)."; fi
     if [ "$MIX" = 1 ]; then echo "Mixed in: $MIX_UTTS espeak-ng utterances."; fi
+    if [ -n "$LM_MORE_TEXT" ]; then echo "LM with more text: the training transcripts (5x) and $LM_MORE_TEXT ($(wc -l < "$EXP/lm/lm-text-more.txt") lines; tools/lang_text.py)."; fi
   } >> "$EXP/RESULTS.md"
   cat "$EXP/RESULTS.md"
   stage_done 6 report

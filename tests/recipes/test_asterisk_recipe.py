@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import os
 import re
 import shutil
@@ -62,18 +63,40 @@ def stand_in(work: Path) -> tuple[Path, Path]:
     return work / "sounds", transcripts
 
 
+def other_language(work: Path) -> Path:
+    """A manifest of "real" speech in another language (espeak-ng Italian stands in)."""
+    folder = work / "other"
+    folder.mkdir()
+    records = []
+    for i, text in enumerate(["buongiorno", "arrivederci a presto", "grazie mille"]):
+        wav = subprocess.run(["espeak-ng", "-v", "it", "--stdout", text], capture_output=True,
+                             check=True).stdout
+        wave, rate = sf.read(io.BytesIO(wav), dtype="float32")
+        path = folder / f"it-{i}.wav"
+        sf.write(path, wave, rate, subtype="PCM_16")
+        records.append({"id": f"101-1-{i:04d}", "modality": "audio", "path": str(path),
+                        "text": text, "duration": len(wave) / rate, "sample_rate": rate,
+                        "speaker": "101"})
+    manifest = folder / "train.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return manifest
+
+
 @pytest.fixture(scope="module")
 def recipe_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("asterisk")
     sounds, transcripts = stand_in(work)
     (work / "tiny.yaml").write_text(TINY)
+    (work / "more.txt").write_text("el sistema no responde\nmarque su número otra vez\n",
+                                   encoding="utf-8")
     env = dict(os.environ, PYTHON=sys.executable, SOUNDS=str(sounds),
                TRANSCRIPTS=str(transcripts), CORPUS_ROOT=str(work / "corpus"),
                ESPEAK_ROOT=str(work / "espeak"), EXP=str(work / "exp"),
                CONFIG=str(work / "tiny.yaml"), PRETRAIN_CONFIG=str(work / "tiny.yaml"),
                PRETRAIN="espeak", ESPEAK_UTTS="30", ESPEAK_MORE_TEXT="", MINUTES="0.5",
                PRETRAIN_MINUTES="0.5", TEST_FRACTION="0.2", DEV_FRACTION="0.2", BEAM="8",
-               ALPHA_GRID="0.5 1.0", BETA_GRID="0.0 2.0", OMP_NUM_THREADS="1")
+               ALPHA_GRID="0.5 1.0", BETA_GRID="0.0 2.0", OMP_NUM_THREADS="1",
+               PRETRAIN_REAL=str(other_language(work)), LM_MORE_TEXT=str(work / "more.txt"))
     proc = subprocess.run([*RECIPE, "LANG=es"], env=env, capture_output=True, text=True,
                           timeout=1500, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -92,11 +115,19 @@ def test_recipe_runs_all_stages(recipe_run):
     assert "--init" not in proc.stderr or "error" not in proc.stderr
     results = (exp / "RESULTS.md").read_text()
     rates = r"\| [\d.]+ \| [\d.]+ \|"
-    for title in ("test, greedy", "test, 3-gram LM", "dev, greedy"):
+    for title in ("test, greedy", "test, 3-gram LM", "dev, greedy",
+                  rf"test, 3-gram LM with more text \({re.escape(str(work))}/more.txt\)"):
         assert re.search(rf"^\| {title} \| [^|]+ \| \d+ " + rates, results, re.M), results
     assert re.search(r"^\| test \| \d+ \| [\d.]+ \| \d+ \| es_MX_f_Allison \d+ \|", results,
                      re.M), results
     assert "Pretraining (not in the budget above)" in results
+    assert "Pretrained also on real speech of other languages" in results
+    ids = [json.loads(line)["id"] for line in
+           (exp / "pretrain" / "train-pretrain.jsonl").read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == 30 + 2 * 3 and "real0.1-101-1-0002" in ids
+    lm_text = (exp / "lm" / "lm-text-more.txt").read_text(encoding="utf-8").splitlines()
+    assert lm_text[-2:] == ["el sistema no responde", "marque su número otra vez"]
+    assert (exp / "lm" / "3gram-more.arpa").is_file()
     assert re.search(r"model: \S+\.pt", proc.stdout + proc.stderr)
 
 
