@@ -131,16 +131,21 @@ def lm_text(lang: str, text: Path, more_text: list[str], exclude: list[Path],
     return [t for t in train if may_use(t)] * repeat + extra, len(extra)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lang", required=True)
+def add_text_arguments(parser: argparse.ArgumentParser, use: str = "use") -> None:
+    """--text, --more-text and --exclude, as this program and synth_espeak_lang take them."""
     parser.add_argument("--text", type=Path, required=True,
                         help="training transcripts, one per line (e.g. lm-text.txt)")
     parser.add_argument("--more-text", action="append", default=[],
                         help="more text: a file (one sentence per line) or 'mo' (the installed "
                              "gettext catalogues of the language); repeatable")
     parser.add_argument("--exclude", type=Path, action="append", default=[],
-                        help="held-out texts never to use (e.g. heldout-text.txt)")
+                        help=f"held-out texts never to {use} (e.g. heldout-text.txt)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lang", required=True)
+    add_text_arguments(parser)
     parser.add_argument("--repeat", type=int, default=5,
                         help="times the training transcripts are written (their weight)")
     parser.add_argument("--out", type=Path, required=True)

@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from espeak import render
 from lang_text import (
+    add_text_arguments,
     clean_texts,
     held_out_filter,
     held_out_texts,
@@ -235,13 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, required=True, help="output root")
     parser.add_argument("--utterances", type=int, default=3000, help="training utterances")
     parser.add_argument("--dev-utterances", type=int, default=100)
-    parser.add_argument("--text", type=Path, required=True,
-                        help="training transcripts, one per line (e.g. lm-text.txt)")
-    parser.add_argument("--more-text", action="append", default=[],
-                        help="more text: a file (one sentence per line) or 'mo' (the installed "
-                             "gettext catalogues of the language); repeatable")
-    parser.add_argument("--exclude", type=Path, action="append", default=[],
-                        help="held-out texts never to speak (e.g. heldout-text.txt)")
+    add_text_arguments(parser, "speak")
     parser.add_argument("--speakers", type=int, default=30)
     parser.add_argument("--dev-speakers", type=int, default=4)
     parser.add_argument("--repeat-share", type=float, default=0.4,
