@@ -179,9 +179,14 @@ for exp in sorted(p for p in out.iterdir() if p.is_dir() and p.name != "logs"):
     else:
         greedy, lm, more = exp / "eval/test_greedy/report.json", Path("-"), Path("-")
     pre = "-"
-    if (exp / "pretrain").is_dir():
-        pre_log = out / "logs" / f"{exp.name}ing.log"
-        pre = f"{stage_minutes(pre_log, 'pretrain')} ({budget(exp / 'pretrain/config.yaml')})"
+    # pretrain-mix fine-tunes the pretrain run's model: its pretraining is that run's
+    owner = exp.with_name(exp.name.removesuffix("-mix")) if exp.name.endswith(
+        "-pretrain-mix") else exp
+    if (owner / "pretrain").is_dir():
+        pre_log = out / "logs" / f"{owner.name}ing.log"
+        pre = f"{stage_minutes(pre_log, 'pretrain')} ({budget(owner / 'pretrain/config.yaml')})"
+        if owner != exp:
+            pre += f", {owner.name}'s"
     rows.append(f"| {exp.name} | {model} | {rate(greedy, 'cer')} | {rate(greedy, 'wer')} | "
                 f"{rate(lm, 'cer')} | {rate(lm, 'wer')} | {rate(more, 'cer')} | "
                 f"{rate(more, 'wer')} | {stage_minutes(log, 'train')} "
