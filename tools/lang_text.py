@@ -126,8 +126,9 @@ def lm_text(lang: str, text: Path, more_text: list[str], exclude: list[Path],
     allowed = language_chars(lang, raw)
     train = clean_texts(raw, allowed, 1, 1000)
     may_use = held_out_filter(held_out_texts(exclude, allowed))
+    known = set(train)
     extra = [t for t in clean_texts(more_texts(lang, more_text), allowed, min_words, max_words)
-             if may_use(t) and t not in set(train)]
+             if may_use(t) and t not in known]
     return [t for t in train if may_use(t)] * repeat + extra, len(extra)
 
 
