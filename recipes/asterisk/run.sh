@@ -53,7 +53,7 @@
 #   MANIFESTS=CORPUS_ROOT/manifests
 #   LM_ORDER=3          n-gram order (0: no LM); the LM text is the training transcripts
 #   LM_MORE_TEXT=""     also a second LM (EXP/lm/NgramN-more.arpa, scored as test-lmN-more): the
-#                       transcripts (5x) and more text of the language (tools/lang_text.py:
+#                       transcripts (repeated) and more text of the language (tools/lang_text.py:
 #                       "mo" = the gettext catalogues, or files), held-out texts left out
 #   DECODER=ours ALPHA=0.8 BETA=1.5 BEAM=64  decoding (ALPHA/BETA tuned on dev with TUNE_LM=1)
 #   TUNE_LM=1  ALPHA_GRID="0.3 0.5 0.8 1.2 1.6"  BETA_GRID="0.0 1.0 2.0 3.5 5.0"
@@ -200,7 +200,8 @@ if want_stage 2 lm "build the ${LM_ORDER}-gram LM from $CORPUS_ROOT/lm-text.txt"
       more=()
       for t in $LM_MORE_TEXT; do more+=(--more-text "$t"); done
       "$PYTHON" tools/lang_text.py --lang "$CORPUS_LANG" --text "$CORPUS_ROOT/lm-text.txt" \
-        --exclude "$CORPUS_ROOT/heldout-text.txt" "${more[@]}" --out "$EXP/lm/lm-text-more.txt"
+        --exclude "$CORPUS_ROOT/heldout-text.txt" "${more[@]}" --out "$EXP/lm/lm-text-more.txt" \
+        | tee "$EXP/lm/lm-text-more.info"
       ctc lm build --text "$EXP/lm/lm-text-more.txt" --order "$LM_ORDER" --out "$LM_MORE"
     fi
   else
@@ -337,7 +338,12 @@ EOF
     fi
     if [ -n "$PRETRAIN_REAL" ]; then echo "Pretrained also on real speech of other languages: $PRETRAIN_REAL (${PRETRAIN_REAL_REPEAT}x)."; fi
     if [ "$MIX" = 1 ]; then echo "Mixed in: $MIX_UTTS espeak-ng utterances."; fi
-    if [ -n "$LM_MORE_TEXT" ]; then echo "LM with more text: the training transcripts (5x) and $LM_MORE_TEXT ($(wc -l < "$EXP/lm/lm-text-more.txt") lines; tools/lang_text.py)."; fi
+    if [ -n "$LM_MORE_TEXT" ]; then
+      # what tools/lang_text.py said it wrote: "PATH: N transcript lines (Kx), M more sentences..."
+      text="$(wc -l < "$EXP/lm/lm-text-more.txt") lines"
+      if [ -f "$EXP/lm/lm-text-more.info" ]; then text="$(sed 's/^.*: //' "$EXP/lm/lm-text-more.info")"; fi
+      echo "LM with more text ($LM_MORE_TEXT; tools/lang_text.py): $text."
+    fi
   } >> "$EXP/RESULTS.md"
   cat "$EXP/RESULTS.md"
   stage_done 6 report

@@ -128,6 +128,8 @@ def test_recipe_runs_all_stages(recipe_run):
     lm_text = (exp / "lm" / "lm-text-more.txt").read_text(encoding="utf-8").splitlines()
     assert lm_text[-2:] == ["el sistema no responde", "marque su número otra vez"]
     assert (exp / "lm" / "3gram-more.arpa").is_file()
+    assert re.search(r"^LM with more text \(\S+more\.txt; tools/lang_text\.py\): \d+ transcript "
+                     r"lines \(5x\), 2 more sentences of the language\.$", results, re.M), results
     assert re.search(r"model: \S+\.pt", proc.stdout + proc.stderr)
 
 
