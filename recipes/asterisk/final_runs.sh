@@ -6,7 +6,9 @@
 #   pretrain-real (fine-tuned from a model pretrained on espeak-ng speech of the language and
 #   the real training sets of the two other languages, REAL_PRETRAIN_MINUTES), mix (espeak-ng
 #   speech mixed into the real set, from scratch), pretrain-mix (fine-tuned from the pretrained
-#   model with espeak-ng speech mixed in) -- then the MNIST digit lines in 15 minutes
+#   model with espeak-ng speech mixed in), pretrain-long (as pretrain-mix, pretrained for
+#   LONG_PRETRAIN_MINUTES on LONG_ESPEAK_UTTS espeak-ng utterances and the real training sets of
+#   the two other languages) -- then the MNIST digit lines in 15 minutes
 #   (recipes/mnist/run.sh). Every run is scored greedy, with the LM of its training
 #   transcripts, and with the LM of the transcripts and more text of the language
 #   (LM_MORE_TEXT=mo: the gettext catalogues; "" leaves it out). Writes OUT/SUMMARY.md (every
@@ -16,8 +18,10 @@
 #   recipes/asterisk/final_runs.sh [VAR=value ...]
 #   recipes/asterisk/final_runs.sh LANGS="es" JOBS=2
 #
-# Variables: LANGS="es fr it"  VARIANTS="pretrain scratch pretrain-real mix pretrain-mix"
+# Variables: LANGS="es fr it"
+#   VARIANTS="pretrain scratch pretrain-real mix pretrain-mix pretrain-long"
 #   MINUTES=25  PRETRAIN_MINUTES=15  REAL_PRETRAIN_MINUTES=20  MNIST_MINUTES=15  MNIST=1
+#   LONG_PRETRAIN_MINUTES=50  LONG_ESPEAK_UTTS=10000 (in DATA/espeak-long-LANG)
 #   LM_MORE_TEXT=mo
 #   JOBS=1 (runs at once: 1 keeps the machine otherwise idle, as the aims are stated; 2 halves
 #   the wall time on 2 cores, each run still on one thread)  OUT=exp/final  DATA=data/final
@@ -31,10 +35,12 @@ for arg in "$@"; do
   esac
 done
 LANGS="${LANGS:-es fr it}"
-VARIANTS="${VARIANTS:-pretrain scratch pretrain-real mix pretrain-mix}"
+VARIANTS="${VARIANTS:-pretrain scratch pretrain-real mix pretrain-mix pretrain-long}"
 MINUTES="${MINUTES:-25}"
 PRETRAIN_MINUTES="${PRETRAIN_MINUTES:-15}"
 REAL_PRETRAIN_MINUTES="${REAL_PRETRAIN_MINUTES:-20}"
+LONG_PRETRAIN_MINUTES="${LONG_PRETRAIN_MINUTES:-50}"
+LONG_ESPEAK_UTTS="${LONG_ESPEAK_UTTS:-10000}"
 export LM_MORE_TEXT="${LM_MORE_TEXT-mo}"
 MNIST_MINUTES="${MNIST_MINUTES:-15}"
 MNIST="${MNIST:-1}"
@@ -68,9 +74,10 @@ asterisk() {  # asterisk LANG VARIANT VAR=value...
 
 wants() { case " $VARIANTS " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
-# pretrain-real pretrains on the real training sets of the other languages: all three corpora
+# pretrain-real and pretrain-long pretrain on the real training sets of the other languages:
+# all three corpora
 corpus_langs="$LANGS"
-if wants pretrain-real; then corpus_langs="es fr it"; fi
+if wants pretrain-real || wants pretrain-long; then corpus_langs="es fr it"; fi
 other_real() {  # the training manifests of the languages other than $1
   local other out=""
   for other in es fr it; do
@@ -85,6 +92,19 @@ for lang in $corpus_langs; do
   asterisk "$lang" pretrain PRETRAIN=espeak "PRETRAIN_MINUTES=$PRETRAIN_MINUTES" \
     --stop-stage 1 >"$OUT/logs/$lang-corpus.log" 2>&1
 done
+long() {  # long LANG ARGS...: the pretrain-long run of LANG (its own, larger espeak-ng corpus)
+  local lang="$1"
+  shift
+  asterisk "$lang" pretrain-long PRETRAIN=espeak MIX=1 "ESPEAK_UTTS=$LONG_ESPEAK_UTTS" \
+    "ESPEAK_ROOT=$DATA/espeak-long-$lang" "PRETRAIN_REAL=$(other_real "$lang")" \
+    "PRETRAIN_MINUTES=$LONG_PRETRAIN_MINUTES" "$@"
+}
+if wants pretrain-long; then
+  for lang in $LANGS; do  # the corpus again (the same files) and the larger espeak-ng corpus
+    say "espeak-ng corpus of $lang for pretrain-long"
+    long "$lang" --stop-stage 1 >"$OUT/logs/$lang-corpus-long.log" 2>&1
+  done
+fi
 if [ "$MNIST" = 1 ]; then
   bash recipes/mnist/run.sh "EXP=$OUT/mnist" "CORPUS_ROOT=$DATA/mnist_lines" \
     --stop-stage 1 >"$OUT/logs/mnist-corpus.log" 2>&1
@@ -96,6 +116,9 @@ for lang in $LANGS; do
   if wants pretrain || wants pretrain-mix; then
     run "$lang-pretraining" asterisk "$lang" pretrain PRETRAIN=espeak \
       "PRETRAIN_MINUTES=$PRETRAIN_MINUTES" --stage 2 --stop-stage 3
+  fi
+  if wants pretrain-long; then
+    run "$lang-pretrain-longing" long "$lang" --stage 2 --stop-stage 3
   fi
   if wants pretrain-real; then
     run "$lang-pretrain-realing" asterisk "$lang" pretrain-real PRETRAIN=espeak \
@@ -123,7 +146,9 @@ for variant in $VARIANTS; do
       mix) run "$lang-mix" asterisk "$lang" mix MIX=1 --stage 1 ;;
       pretrain-mix) run "$lang-pretrain-mix" asterisk "$lang" pretrain-mix PRETRAIN=espeak MIX=1 \
         "PRETRAIN_EXP=$pretrained" --stage 1 ;;
-      *) say "unknown variant $variant (pretrain-real, pretrain, scratch, mix, pretrain-mix)"
+      pretrain-long) run "$lang-pretrain-long" long "$lang" --stage 1 ;;
+      *) say "unknown variant $variant (pretrain-real, pretrain, scratch, mix, pretrain-mix," \
+        "pretrain-long)"
         exit 2 ;;
     esac
   done

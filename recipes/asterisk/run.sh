@@ -337,7 +337,10 @@ EOF
       echo "Pretraining (not in the budget above): $PRETRAIN_EXP on $(wc -l < "$ESPEAK_MANIFESTS/train-espeak.jsonl") espeak-ng utterances, budget ${budget:-?} min; fine-tuning $FINETUNE_ARGS."
     fi
     if [ -n "$PRETRAIN_REAL" ]; then echo "Pretrained also on real speech of other languages: $PRETRAIN_REAL (${PRETRAIN_REAL_REPEAT}x)."; fi
-    if [ "$MIX" = 1 ]; then echo "Mixed in: $MIX_UTTS espeak-ng utterances."; fi
+    if [ "$MIX" = 1 ]; then
+      mixed=$(( $(wc -l < "$EXP/train-mix.jsonl") - $(wc -l < "$MANIFESTS/train.jsonl") ))
+      echo "Mixed in: $mixed espeak-ng utterances (MIX_UTTS=$MIX_UTTS)."
+    fi
     if [ -n "$LM_MORE_TEXT" ]; then
       # what tools/lang_text.py said it wrote: "PATH: N transcript lines (Kx), M more sentences..."
       text="$(wc -l < "$EXP/lm/lm-text-more.txt") lines"
