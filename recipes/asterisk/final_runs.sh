@@ -92,6 +92,12 @@ for lang in $corpus_langs; do
   asterisk "$lang" pretrain PRETRAIN=espeak "PRETRAIN_MINUTES=$PRETRAIN_MINUTES" \
     --stop-stage 1 >"$OUT/logs/$lang-corpus.log" 2>&1
 done
+real() {  # real LANG ARGS...: the pretrain-real run of LANG
+  local lang="$1"
+  shift
+  asterisk "$lang" pretrain-real PRETRAIN=espeak "PRETRAIN_REAL=$(other_real "$lang")" \
+    "PRETRAIN_MINUTES=$REAL_PRETRAIN_MINUTES" "$@"
+}
 long() {  # long LANG ARGS...: the pretrain-long run of LANG (its own, larger espeak-ng corpus)
   local lang="$1"
   shift
@@ -121,9 +127,7 @@ for lang in $LANGS; do
     run "$lang-pretrain-longing" long "$lang" --stage 2 --stop-stage 3
   fi
   if wants pretrain-real; then
-    run "$lang-pretrain-realing" asterisk "$lang" pretrain-real PRETRAIN=espeak \
-      "PRETRAIN_REAL=$(other_real "$lang")" "PRETRAIN_MINUTES=$REAL_PRETRAIN_MINUTES" \
-      --stage 2 --stop-stage 3
+    run "$lang-pretrain-realing" real "$lang" --stage 2 --stop-stage 3
   fi
 done
 if [ "$MNIST" = 1 ]; then
@@ -140,8 +144,7 @@ for variant in $VARIANTS; do
     # --stage 1: the corpora are built above; a second build would rewrite files in use
     case "$variant" in
       pretrain) run "$lang-pretrain" asterisk "$lang" pretrain PRETRAIN=espeak --stage 1 ;;
-      pretrain-real) run "$lang-pretrain-real" asterisk "$lang" pretrain-real PRETRAIN=espeak \
-        "PRETRAIN_REAL=$(other_real "$lang")" --stage 1 ;;
+      pretrain-real) run "$lang-pretrain-real" real "$lang" --stage 1 ;;
       scratch) run "$lang-scratch" asterisk "$lang" scratch --stage 1 ;;
       mix) run "$lang-mix" asterisk "$lang" mix MIX=1 --stage 1 ;;
       pretrain-mix) run "$lang-pretrain-mix" asterisk "$lang" pretrain-mix PRETRAIN=espeak MIX=1 \
