@@ -25,7 +25,8 @@ class ModelConfig:
     frontend: ``conv2d`` (speech features ``(N, T, F)``) or ``line_cnn`` (images ``(N, 1, H, W)``).
     input_dim: F (feature bins) or H (image height); 0 means "take it from the featurizer".
     subsampling, conv_channels: conv2d time subsampling (1/2/4/8) and channels per layer.
-    cnn_channels, cnn_pooled, cnn_batch_norm, cnn_dropout: line_cnn blocks (Puigcerver 2017).
+    cnn_channels, cnn_pooled, cnn_convs_per_pool, cnn_batch_norm, cnn_dropout: line_cnn blocks
+    (Puigcerver 2017; a 2x2 max-pool after every ``cnn_convs_per_pool``-th, ``cnn_pooled`` times).
     cell: ``lstm`` (nn.LSTM fast path), ``gru`` or ``peephole`` (Gers & Schmidhuber 2000).
     layers, hidden, proj_size, dropout, bidirectional, forget_bias: the recurrent encoder.
     """
@@ -36,6 +37,7 @@ class ModelConfig:
     conv_channels: int = 32
     cnn_channels: list[int] = field(default_factory=lambda: [16, 32, 48, 64, 80])
     cnn_pooled: int = 3
+    cnn_convs_per_pool: int = 1
     cnn_batch_norm: bool = True
     cnn_dropout: float = 0.0
     cell: str = "lstm"
@@ -76,7 +78,8 @@ class CTCModel(nn.Module):
                 config.input_dim, config.subsampling, config.conv_channels)
         elif config.frontend == "line_cnn":
             self.frontend = LineCNN(config.input_dim, tuple(config.cnn_channels),
-                                    config.cnn_pooled, config.cnn_batch_norm, config.cnn_dropout)
+                                    config.cnn_pooled, config.cnn_batch_norm, config.cnn_dropout,
+                                    config.cnn_convs_per_pool)
         else:
             raise ValueError(f"model.frontend must be one of {FRONTENDS}, got {config.frontend!r}")
         self.encoder = RNNEncoder(self.frontend.output_dim, config.hidden, config.layers,

@@ -85,17 +85,22 @@ class LineCNN(nn.Module):
     """Handwriting front-end after Puigcerver (2017): conv blocks over a text-line image, height
     collapsed into features, width becoming time.
 
-    Block i: 3x3 convolution (padding 1) -> batch norm -> LeakyReLU -> 2x2 max-pool for the first
-    ``pooled`` blocks. Input ``(N, 1, H, W)`` (or ``(N, H, W)``), output
+    Block i: 3x3 convolution (padding 1) -> batch norm -> LeakyReLU, then a 2x2 max-pool after
+    every ``convs_per_pool``-th block, ``pooled`` times (``convs_per_pool=2``: two convolutions
+    before each pooling, as VGG). Input ``(N, 1, H, W)`` (or ``(N, H, W)``), output
     ``(N, W', channels[-1] * H')`` with ``W' = floor(W / 2**pooled)``. Batch norm uses batch
     statistics in training (padding included); in eval mode padded batches are exact.
     """
 
     def __init__(self, height: int, channels: tuple[int, ...] = (16, 32, 48, 64, 80),
-                 pooled: int = 3, batch_norm: bool = True, dropout: float = 0.0) -> None:
+                 pooled: int = 3, batch_norm: bool = True, dropout: float = 0.0,
+                 convs_per_pool: int = 1) -> None:
         super().__init__()
-        if not 0 <= pooled <= len(channels):
-            raise ValueError(f"pooled must be in [0, {len(channels)}], got {pooled}")
+        if convs_per_pool < 1:
+            raise ValueError(f"convs_per_pool must be >= 1, got {convs_per_pool}")
+        if not 0 <= pooled * convs_per_pool <= len(channels):
+            raise ValueError(f"pooled * convs_per_pool must be in [0, {len(channels)}], got "
+                             f"{pooled} * {convs_per_pool}")
         blocks, in_ch, h = [], 1, torch.tensor([height])
         self.pools: list[nn.MaxPool2d | None] = []
         for i, out_ch in enumerate(channels):
@@ -109,7 +114,8 @@ class LineCNN(nn.Module):
             layers.append(nn.LeakyReLU(0.01))
             blocks.append(nn.Sequential(*layers))
             h = conv_output_length(h, conv, 0)
-            pool = nn.MaxPool2d(2) if i < pooled else None
+            ends_stage = (i + 1) % convs_per_pool == 0 and (i + 1) // convs_per_pool <= pooled
+            pool = nn.MaxPool2d(2) if ends_stage else None
             if pool is not None:
                 h = conv_output_length(h, pool, 0)
             self.pools.append(pool)

@@ -230,8 +230,11 @@ def validate_config(config: TrainConfig) -> TrainConfig:
         _check(bool(m.cnn_channels) and all(c >= 1 for c in m.cnn_channels),
                "model.cnn_channels", m.cnn_channels,
                "must be a non-empty list of positive channel counts")
-        _check(0 <= m.cnn_pooled <= len(m.cnn_channels), "model.cnn_pooled", m.cnn_pooled,
-               f"must be in [0, {len(m.cnn_channels)}] (the number of CNN blocks)")
+        _check(m.cnn_convs_per_pool >= 1, "model.cnn_convs_per_pool", m.cnn_convs_per_pool,
+               "must be >= 1")
+        _check(0 <= m.cnn_pooled * m.cnn_convs_per_pool <= len(m.cnn_channels), "model.cnn_pooled",
+               m.cnn_pooled, f"times model.cnn_convs_per_pool={m.cnn_convs_per_pool} must be in "
+               f"[0, {len(m.cnn_channels)}] (the number of CNN blocks)")
     _check(m.cell in CELLS, "model.cell", m.cell, f"must be one of {CELLS}")
     _check(m.layers >= 1, "model.layers", m.layers, "must be >= 1")
     _check(m.hidden >= 1, "model.hidden", m.hidden, "must be >= 1")

@@ -16,7 +16,8 @@ from ctc.errors import InputError
 
 HEAD = ("head.weight", "head.bias")  # the output layer of ctc.models.CTCModel: (V, E) and (V,)
 ARCHITECTURE_KEYS = ("frontend", "subsampling", "conv_channels", "cnn_channels", "cnn_pooled",
-                     "cnn_batch_norm", "cell", "layers", "hidden", "proj_size", "bidirectional")
+                     "cnn_convs_per_pool", "cnn_batch_norm", "cell", "layers", "hidden",
+                     "proj_size", "bidirectional")
 
 
 @dataclass(frozen=True)

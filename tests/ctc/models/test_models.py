@@ -130,6 +130,23 @@ def test_line_cnn_collapses_height_and_is_padding_invariant():
     torch.testing.assert_close(out[1, :5], alone[0], rtol=1e-5, atol=1e-6)
 
 
+def test_line_cnn_two_convolutions_before_each_pooling():
+    torch.manual_seed(0)
+    cnn = LineCNN(32, channels=(4, 4, 6, 6, 8), pooled=2, convs_per_pool=2).eval()
+    pooled_after = [i for i, pool in enumerate(cnn.pools) if pool is not None]
+    assert pooled_after == [1, 3]
+    assert cnn.subsampling == 4 and cnn.output_dim == 8 * 8
+    images = [torch.rand(32, w) for w in (41, 22)]
+    x = torch.zeros(2, 1, 32, 41)
+    x[0, 0], x[1, 0, :, :22] = images[0], images[1]
+    out, out_w = cnn(x, torch.tensor([41, 22]))
+    assert out_w.tolist() == [10, 5] and out.shape == (2, 10, 64)
+    alone, _ = cnn(images[1][None, None], torch.tensor([22]))
+    torch.testing.assert_close(out[1, :5], alone[0], rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="pooled \\* convs_per_pool"):
+        LineCNN(32, channels=(4, 4, 6), pooled=2, convs_per_pool=2)
+
+
 @pytest.mark.parametrize("frontend, shape", [("conv2d", (2, 30, 12)), ("line_cnn", (2, 1, 16, 30))])
 def test_build_model_returns_log_probs(frontend, shape):
     cfg = ModelConfig(frontend=frontend, input_dim=shape[-2] if frontend == "line_cnn" else 12,

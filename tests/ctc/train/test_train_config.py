@@ -49,6 +49,16 @@ def test_bad_overrides_name_the_key(override, message):
         load_config(None, [override])
 
 
+def test_line_cnn_poolings_must_fit_the_blocks():
+    base = ["model.frontend=line_cnn", "model.cnn_channels=[8, 8, 16, 16]"]
+    cfg = load_config(None, [*base, "model.cnn_pooled=2", "model.cnn_convs_per_pool=2"])
+    assert cfg.model.cnn_convs_per_pool == 2
+    with pytest.raises(InputError, match=r"model\.cnn_pooled.*cnn_convs_per_pool=2 must be in"):
+        load_config(None, [*base, "model.cnn_pooled=3", "model.cnn_convs_per_pool=2"])
+    with pytest.raises(InputError, match=r"model\.cnn_convs_per_pool.*must be >= 1"):
+        load_config(None, [*base, "model.cnn_convs_per_pool=0"])
+
+
 def test_missing_config_file_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="config file not found"):
         load_config(tmp_path / "nope.yaml")
