@@ -82,6 +82,23 @@ def _crop(image: np.ndarray) -> np.ndarray:
     return image[:, cols[0]:cols[-1] + 1]
 
 
+def distort_digit(image: np.ndarray, rng: np.random.Generator, rotate: float,
+                  shear: float) -> np.ndarray:
+    """``image`` (28x28, ink white) rotated by up to ``rotate`` degrees and sheared by up to
+    ``shear`` (horizontal offset per row) about its centre, same size."""
+    angle = np.deg2rad(rng.uniform(-rotate, rotate))
+    k = rng.uniform(-shear, shear)
+    cos, sin = np.cos(angle), np.sin(angle)
+    # output -> input map: inverse of rotation followed by shear x' = x + k * y
+    a, b, d, e = cos, sin - k * cos, -sin, cos + k * sin
+    cx, cy = (image.shape[1] - 1) / 2, (image.shape[0] - 1) / 2
+    c = cx - a * cx - b * cy
+    f = cy - d * cx - e * cy
+    out = Image.fromarray(image).transform(image.shape[::-1], Image.Transform.AFFINE,
+                                           (a, b, c, d, e, f), Image.Resampling.BILINEAR)
+    return np.asarray(out, dtype=np.uint8)
+
+
 def compose_line(images: list[np.ndarray], groups: list[int],
                  rng: np.random.Generator) -> np.ndarray:
     """Grey line image (dark ink) of ``images`` (ink-white 28-pixel digits) in ``groups``."""
@@ -127,8 +144,10 @@ def plan_groups(rng: np.random.Generator, min_digits: int, max_digits: int) -> l
 
 def synthesize(out: str | Path, *, train: int, valid: int, test: int, seed: int = SEED,
                shares: tuple[float, float, float] = SHARES, min_digits: int = 4,
-               max_digits: int = 12, log=print) -> dict[str, int]:
-    """Write the IAM-layout corpus under ``out``; return the lines per split."""
+               max_digits: int = 12, rotate: float = 0.0, shear: float = 0.0,
+               log=print) -> dict[str, int]:
+    """Write the IAM-layout corpus under ``out``; return the lines per split. ``rotate``
+    (degrees) and ``shear`` > 0 distort each digit of the training lines (only) at random."""
     root = Path(out)
     images, labels = load_mnist()
     splits = split_images(labels, shares, seed)
@@ -145,7 +164,10 @@ def synthesize(out: str | Path, *, train: int, valid: int, test: int, seed: int 
             line_id = f"{form}-{i % LINES_PER_FORM:02d}"
             groups = plan_groups(rng, min_digits, max_digits)
             chosen = [next(source) for _ in range(sum(groups))]
-            gray = compose_line([images[c] for c in chosen], groups, rng)
+            glyphs = [images[c] for c in chosen]
+            if name == "train" and (rotate > 0 or shear > 0):
+                glyphs = [distort_digit(g, rng, rotate, shear) for g in glyphs]
+            gray = compose_line(glyphs, groups, rng)
             words, k = [], 0
             for size in groups:
                 words.append("".join(str(labels[c]) for c in chosen[k:k + size]))
@@ -188,11 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-digits", type=int, default=4)
     parser.add_argument("--max-digits", type=int, default=12)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--rotate", type=float, default=0.0, metavar="DEGREES",
+                        help="rotate each digit of the training lines by up to this much")
+    parser.add_argument("--shear", type=float, default=0.0,
+                        help="shear each digit of the training lines by up to this much")
     args = parser.parse_args(argv)
     try:
         synthesize(args.out, train=args.train, valid=args.valid, test=args.test,
                    seed=args.seed, shares=tuple(args.shares), min_digits=args.min_digits,
-                   max_digits=args.max_digits)
+                   max_digits=args.max_digits, rotate=args.rotate, shear=args.shear)
     except InputError as err:
         print(f"synth_mnist_lines: error: {err}", file=sys.stderr)
         return 1
