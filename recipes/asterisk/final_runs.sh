@@ -199,6 +199,8 @@ def budget(config):
 
 for exp in sorted(p for p in out.iterdir() if p.is_dir() and p.name != "logs"):
     log = out / "logs" / f"{exp.name}.log"
+    if not log.is_file():  # a folder of the corpus step only, no run of its own
+        continue
     choice = exp / "checkpoint_choice.json"
     model = json.loads(choice.read_text()).get("chosen", "?") if choice.is_file() else "?"
     if (exp / "decode").is_dir():
