@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ctc.errors import InputError
+from ctc.io import read_text_lines
 from ctc.metrics.alignment import align
 
 
@@ -32,9 +33,13 @@ class ImageErrors:
     digits: int = 0
     insertions: int = 0
     shown: Counter = field(default_factory=Counter)  # image -> lines that show it
-    wrong: Counter = field(default_factory=Counter)  # image -> substitutions + deletions
     read_as: dict[str, Counter] = field(default_factory=dict)  # image -> hyp digits ("": deleted)
     labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def wrong(self) -> Counter:
+        """Image -> its substitutions and deletions."""
+        return Counter({image: sum(found.values()) for image, found in self.read_as.items()})
 
     @property
     def errors(self) -> int:
@@ -44,11 +49,9 @@ class ImageErrors:
 def read_digits(path: str | Path) -> dict[str, list[str]]:
     """``line id -> image indices`` of a ``digits.tsv`` (header ``line<TAB>images``)."""
     out: dict[str, list[str]] = {}
-    try:
-        rows = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise InputError(f"{path}: cannot read: {err.strerror}") from None
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in read_text_lines(path)[1:]:
+        if not row:
+            continue
         parts = row.split("\t")
         if len(parts) != 2:
             raise InputError(f"{path}:{number}: expected 'line<TAB>images'")
@@ -59,11 +62,9 @@ def read_digits(path: str | Path) -> dict[str, list[str]]:
 def count_errors(hypotheses: str | Path, digits: dict[str, list[str]]) -> ImageErrors:
     """Align every line's digits and charge each substitution or deletion to its image."""
     result = ImageErrors()
-    try:
-        lines = Path(hypotheses).read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise InputError(f"{hypotheses}: cannot read: {err.strerror}") from None
-    for number, line in enumerate(lines, start=1):
+    for number, line in read_text_lines(hypotheses):
+        if not line.strip():
+            continue
         try:
             row = json.loads(line)
             utt, ref, hyp = row["id"], row["ref"], row["hyp"]
@@ -83,10 +84,9 @@ def count_errors(hypotheses: str | Path, digits: dict[str, list[str]]) -> ImageE
                 result.insertions += 1
                 continue
             image = images[place]
-            result.labels[image] = ref_unit or ""
+            result.labels[image] = ref_unit
             place += 1
             if op in "SD":
-                result.wrong[image] += 1
                 result.read_as.setdefault(image, Counter())[hyp_unit or ""] += 1
     return result
 

@@ -56,4 +56,4 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
     assert errs.main(["--digits", str(digits), str(hyps)]) == 1
     assert f"{hyps}:1: not a hypotheses row" in capsys.readouterr().err
     assert errs.main(["--digits", str(tmp_path / "none.tsv"), str(hyps)]) == 1
-    assert "none.tsv: cannot read" in capsys.readouterr().err
+    assert "none.tsv: no such file" in capsys.readouterr().err
