@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from ctc.errors import InputError
 from ctc.metrics.alignment import align
 
 DEFAULT_BINS = 10
@@ -139,27 +138,6 @@ def word_calibration(rows: Iterable[Mapping[str, Any]], bins: int = DEFAULT_BINS
     confidences, correct, without = word_pairs(rows)
     return {**calibration_summary(confidences, correct, bins),
             "rows_without_confidence": without}
-
-
-def read_hypotheses(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """The rows of a ``hypotheses.jsonl`` file; InputError naming ``file:line`` when one is not
-    a JSON object."""
-    import json
-
-    from ctc.io import read_text_lines
-
-    rows = []
-    for lineno, line in read_text_lines(path):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}:{lineno}: invalid JSON ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{path}:{lineno}: expected a JSON object")
-        rows.append(row)
-    return rows
 
 
 def plot_reliability(calibration: Mapping[str, Any], out_png: str | os.PathLike, *,

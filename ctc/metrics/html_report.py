@@ -127,12 +127,14 @@ def media_from_hypotheses(hypotheses: Iterable[Mapping[str, Any]], out_dir: str 
     return out
 
 
-def read_hypotheses(path: str | Path) -> list[dict[str, Any]]:
+def read_evaluation_rows(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a ``hypotheses.jsonl`` that carry a source ``path`` (an evaluation's output);
     [] for any other file (Kaldi text, .trn, JSONL without paths, unreadable).
 
     A relative ``path`` is relative to the folder the evaluation ran in; one that does not exist
-    from here but does from the file's own folder is taken from there.
+    from here but does from the file's own folder is taken from there. Lenient on purpose: the
+    scored texts are read (strictly) by ``ctc.metrics.transcripts``; these rows only add the
+    players and spans of the page.
     """
     rows = []
     base = Path(path).parent

@@ -21,7 +21,12 @@ from typing import Any
 from ctc.errors import InputError, cli_entry
 from ctc.metrics.compare import compare_systems, describe_comparison, write_comparison
 from ctc.metrics.errors import METRIC_OF_UNIT
-from ctc.metrics.html_report import SystemRows, read_hypotheses, source_url, write_comparison_index
+from ctc.metrics.html_report import (
+    SystemRows,
+    read_evaluation_rows,
+    source_url,
+    write_comparison_index,
+)
 from ctc.metrics.normalize import OPTION_NAMES, TextNormalizer
 from ctc.metrics.report import ScoredUtterance, score_unit, summarize, write_report
 from ctc.metrics.transcripts import Transcript, read_transcripts, read_utt2spk
@@ -157,7 +162,7 @@ def run(cfg: ScoreConfig) -> dict[str, Any]:
         else:
             out_dir = cfg.report if len(cfg.hyps) == 1 else cfg.report / name
             summary = write_report(results, out_dir, title=title, extra=extra,
-                                   hypotheses=read_hypotheses(path) or None, **options)
+                                   hypotheses=read_evaluation_rows(path) or None, **options)
         summaries[name] = summary
         prefix = f"{name}: " if len(cfg.hyps) > 1 else ""
         print(prefix + _summary_line(summary, units))
@@ -196,7 +201,7 @@ def _comparison_page(cfg: ScoreConfig, comparison: dict[str, Any], ids: list[str
         cfg.report, comparison, ids=ids, refs=norm_refs,
         speakers=[speakers.get(i) or hyp_sets[cfg.hyps[0]][i].speaker for i in ids],
         systems=systems, summaries=[summaries[n] for n in names],
-        hypotheses=[read_hypotheses(p) or None for p in cfg.hyps],
+        hypotheses=[read_evaluation_rows(p) or None for p in cfg.hyps],
         links=[source_url(str(cfg.report / n / "index.html"), cfg.report) for n in names])
 
 

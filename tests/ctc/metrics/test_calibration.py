@@ -11,7 +11,6 @@ from ctc.metrics.calibration import (
     calibration_summary,
     expected_calibration_error,
     plot_reliability,
-    read_hypotheses,
     word_calibration,
     word_correctness,
 )
@@ -70,11 +69,3 @@ def test_word_calibration_of_rows_and_plot(tmp_path):
     empty = word_calibration([])
     assert empty["ece"] is None and empty["words"] == 0
     plot_reliability(empty, tmp_path / "empty.png")
-
-
-def test_read_hypotheses_names_bad_lines(tmp_path):
-    from ctc.errors import InputError
-
-    (tmp_path / "h.jsonl").write_text('{"ref": "a", "words": []}\n[1]\n')
-    with pytest.raises(InputError, match=r"h.jsonl:2: expected a JSON object"):
-        read_hypotheses(tmp_path / "h.jsonl")

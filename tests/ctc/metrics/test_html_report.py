@@ -6,7 +6,12 @@ import json
 import re
 from pathlib import Path
 
-from ctc.metrics.html_report import compress_ops, media_from_hypotheses, read_hypotheses, source_url
+from ctc.metrics.html_report import (
+    compress_ops,
+    media_from_hypotheses,
+    read_evaluation_rows,
+    source_url,
+)
 from ctc.metrics.report import ScoredUtterance, write_report
 from ctc.metrics.score_cli import main as score_main
 
@@ -109,15 +114,15 @@ def test_media_links_are_relative_to_the_report(tmp_path):
     assert source_url(str(tmp_path / "x.flac"), tmp_path) == "x.flac"
 
 
-def test_read_hypotheses_takes_only_evaluation_rows(tmp_path):
+def test_read_evaluation_rows_skips_other_files(tmp_path):
     (tmp_path / "clip.wav").write_bytes(b"")
     jsonl = tmp_path / "hypotheses.jsonl"
     jsonl.write_text(json.dumps({"id": "a", "hyp": "x", "path": "clip.wav"}) + "\n")
-    rows = read_hypotheses(jsonl)
+    rows = read_evaluation_rows(jsonl)
     assert len(rows) == 1 and Path(rows[0]["path"]) == tmp_path / "clip.wav"
     kaldi = tmp_path / "hyp.txt"
     kaldi.write_text("a x\n")
-    assert read_hypotheses(kaldi) == [] and read_hypotheses(tmp_path / "missing") == []
+    assert read_evaluation_rows(kaldi) == [] and read_evaluation_rows(tmp_path / "missing") == []
 
 
 def test_evaluation_rows_reach_the_page(tmp_path):
