@@ -27,7 +27,8 @@ def add_train_parser(commands: argparse._SubParsersAction, modality: Modality,
     init.add_argument("--init", metavar="CKPT",
                       help="start from this model's weights (a checkpoint or experiment folder); "
                            "the output layer is resized to this run's vocabulary, keeping the "
-                           "rows of the symbols both share")
+                           "rows of the symbols both share; --set 'train.freeze=[frontend]' "
+                           "keeps layers as they are (train.freeze_steps=N: for N steps)")
     init.add_argument("--init-frontend", choices=("keep", "reestimate"), default="keep",
                       help="the front-end statistics (global CMVN) of --init's model: keep them "
                            "(default) or re-estimate them on this training set")

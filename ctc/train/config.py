@@ -62,7 +62,10 @@ class LoopConfig:
     comparison, and decoding picks the validated best (0/1: no averaging).
     device: ``auto`` | ``cpu`` | ``cuda``. threads: torch intra-op threads (0: the cores that
     are free when training starts, ``ctc.threads.intra_op_threads``). progress: tqdm bar.
-    log_every: steps between log rows.
+    log_every: steps between log rows. freeze: parameters left as they are, by module path or
+    shell-style pattern of their names (``[frontend, "encoder.*_layers.0.*"]``; the model's
+    names are listed when a pattern matches none), for fine-tuning (``ctc.train.freeze``);
+    freeze_steps: optimiser steps after which they train too (0: frozen for the whole run).
     """
 
     epochs: int = 10
@@ -82,6 +85,8 @@ class LoopConfig:
     threads: int = 0
     progress: bool = True
     log_every: int = 50
+    freeze: list[str] = field(default_factory=list)
+    freeze_steps: int = 0
 
 
 @dataclass
@@ -279,6 +284,12 @@ def validate_config(config: TrainConfig) -> TrainConfig:
            t.device, "must be auto, cpu, cuda or cuda:N")
     _check(t.threads >= 0, "train.threads", t.threads, "must be >= 0 (0: the free cores)")
     _check(t.log_every >= 1, "train.log_every", t.log_every, "must be >= 1")
+    _check(all(p.strip() for p in t.freeze), "train.freeze", t.freeze,
+           "must be a list of module paths or name patterns (no empty ones)")
+    _check(t.freeze_steps >= 0, "train.freeze_steps", t.freeze_steps,
+           "must be >= 0 (0: frozen for the whole run)")
+    _check(t.freeze_steps == 0 or bool(t.freeze), "train.freeze_steps", t.freeze_steps,
+           "needs train.freeze (the parameters to unfreeze)")
 
     _check(d.max_frames >= 1, "data.max_frames", d.max_frames, "must be >= 1")
     _check(d.valid_max_frames >= 0, "data.valid_max_frames", d.valid_max_frames, "must be >= 0")

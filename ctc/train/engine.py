@@ -48,6 +48,7 @@ from ctc.threads import use_threads
 from ctc.train.config import TrainConfig, check_resume, save_config
 from ctc.train.ctc_impl import get_ctc_loss
 from ctc.train.dataset import FeaturizedDataset
+from ctc.train.freeze import count_parameters, select_frozen, set_frozen
 from ctc.train.init import check_architecture, initialize_from
 from ctc.train.monitor import MetricsLog, plot_curves
 from ctc.train.prepare import build_tokenizer, prepare_examples
@@ -121,6 +122,19 @@ class Trainer:
                                      init.state["model"], list(init.tokenizer.symbols),
                                      str(init.path))
             _say(report.summary(str(init.path)), info)
+        self.frozen = select_frozen(self.model, loop.freeze)
+        if loop.freeze_steps and info.world > 1:
+            raise CarouselError("train.freeze_steps: unfreezing during a multi-process run is "
+                                "not supported (the gradient synchronisation is set up for the "
+                                "parameters that train at the start); freeze for the whole run")
+        self.frozen_now = False
+        if self.frozen:
+            until = (f"until step {loop.freeze_steps}" if loop.freeze_steps
+                     else "for the whole run")
+            _say(f"frozen {until}: {len(self.frozen)} parameter tensors, "
+                 f"{count_parameters(self.model, self.frozen):,} of "
+                 f"{count_parameters(self.model, [n for n, _ in self.model.named_parameters()]):,}"
+                 f" weights ({', '.join(loop.freeze)})", info)
         self.model = self.model.to(info.device)
 
         workers = config.data.num_workers
@@ -147,7 +161,7 @@ class Trainer:
         self.total_steps = loop.max_steps or steps_per_epoch * loop.epochs
 
         opt = self.config.optim
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        params = list(self.model.parameters())  # frozen ones too: they get no gradient
         kwargs = {"lr": opt.lr, "betas": tuple(opt.betas), "eps": opt.eps,
                   "weight_decay": opt.weight_decay}
         optimizer = torch.optim.AdamW if opt.name == "adamw" else torch.optim.Adam
@@ -161,11 +175,12 @@ class Trainer:
                                       (lambda _: self.budget.fraction()) if self.budget.enabled
                                       else None))
         self.scaler = torch.amp.GradScaler("cuda") if self.precision == "fp16" else None
+        self.step = 0
+        self._apply_freeze()  # before DDP, which synchronises the parameters that train
         self.ddp = (DistributedDataParallel(self.model, device_ids=None if info.device.type
                                             == "cpu" else [info.device.index])
                     if info.world > 1 else None)
 
-        self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
         self.epoch_loss = [0.0, 0]  # sum of utterance losses, utterances (this process)
@@ -335,9 +350,22 @@ class Trainer:
             x = torch.zeros(1, width, dim)
         return x.to(self.info.device), torch.tensor([width], device=self.info.device)
 
+    def _apply_freeze(self) -> None:
+        """Freeze ``train.freeze``'s parameters before step ``train.freeze_steps`` (always when
+        it is 0), unfreeze them from then on; a resumed run lands in the same state."""
+        loop = self.config.train
+        frozen = bool(self.frozen) and (loop.freeze_steps == 0 or self.step < loop.freeze_steps)
+        if frozen == self.frozen_now:
+            return
+        set_frozen(self.model, self.frozen, frozen)
+        if self.frozen_now and not frozen:
+            _say(f"step {self.step}: unfreezing {', '.join(loop.freeze)}", self.info)
+        self.frozen_now = frozen
+
     def train_batch(self, batch: Batch, sync: bool) -> tuple[float, int]:
         """Forward/backward one micro-batch; returns (loss sum, utterances) of this process."""
         info, loop = self.info, self.config.train
+        self._apply_freeze()
         self.counters["unreadable"] += len(batch.errors)
         for index, message in batch.errors:  # each unreadable file named once, then skipped
             if index not in self.unreadable_named:

@@ -315,3 +315,57 @@ def test_init_copies_weights_and_resizes_the_output_layer(tmp_path, capsys):
     with pytest.raises(CarouselError, match=r"model.hidden=48 \(the checkpoint has 32\)"):
         run_training(other, SyntheticFeaturizer(feature_dim=8), second, second, tmp_path / "c",
                      tokenizer=tokenizer, init=saved)
+
+
+def test_freeze_keeps_the_named_parameters_until_freeze_steps(tmp_path, capsys):
+    from ctc.checkpoint import read_model
+
+    records = synthetic_records(12)
+    featurizer = SyntheticFeaturizer(feature_dim=8)
+    run_training(load_config(None, [*TINY, "train.epochs=1", "train.max_steps=1",
+                                    "optim.lr=1e-12", "train.average_last=0"]),
+                 featurizer, records, records, tmp_path / "a")
+    start = read_model(tmp_path / "a").state["model"]
+    frozen = ["frontend", "encoder.*_layers.0.*"]
+
+    def tune(name: str, steps: int, freeze_steps: int) -> dict[str, torch.Tensor]:
+        cfg = load_config(None, [*TINY, "train.epochs=50", f"train.max_steps={steps}",
+                                 "train.average_last=0", "optim.name=adamw",
+                                 "optim.weight_decay=0.1", f"train.freeze={frozen}",
+                                 f"train.freeze_steps={freeze_steps}"])
+        run_training(cfg, featurizer, records, records, tmp_path / name,
+                     init=read_model(tmp_path / "a"))
+        return read_model(tmp_path / name / "last.pt").state["model"]
+
+    def is_frozen(name: str) -> bool:
+        return name.startswith("frontend.") or ".forward_layers.0." in name or \
+            ".backward_layers.0." in name
+
+    assert any(is_frozen(n) for n in start) and not all(is_frozen(n) for n in start)
+    whole = tune("whole", 3, 0)
+    assert "frozen for the whole run: " in capsys.readouterr().err
+    for name in start:  # weight decay and momentum leave frozen parameters alone too
+        same = torch.equal(start[name], whole[name])
+        assert same == is_frozen(name), name
+    later = tune("later", 4, 2)
+    err = capsys.readouterr().err
+    assert "frozen until step 2" in err and "step 2: unfreezing frontend, encoder.*_layers.0.*" \
+        in err
+    assert not any(torch.equal(start[n], later[n]) for n in start)
+
+
+def test_freeze_patterns_are_checked_against_the_model(tmp_path):
+    records = synthetic_records(4)
+    featurizer = SyntheticFeaturizer(feature_dim=8)
+    for freeze, message in (("[encoder.layers.0]", r"'encoder.layers.0' matches no parameter "
+                                                   r"of the model \(its modules: frontend.convs"
+                                                   r".0, .*head\)"),
+                            ("['*']", "freezes every parameter")):
+        cfg = load_config(None, [*TINY, "train.max_steps=1", f"train.freeze={freeze}"])
+        with pytest.raises(CarouselError, match=message):
+            run_training(cfg, featurizer, records, records, tmp_path / "x")
+        assert not (tmp_path / "x" / "last.pt").exists()
+    with pytest.raises(CarouselError, match=r"train\.freeze_steps=3: needs train\.freeze"):
+        load_config(None, ["train.freeze_steps=3"])
+    with pytest.raises(CarouselError, match=r"train\.freeze_steps=-1: must be >= 0"):
+        load_config(None, ["train.freeze=[frontend]", "train.freeze_steps=-1"])
