@@ -38,7 +38,7 @@ from ctc.distributed import (
     setup_distributed,
     teardown,
 )
-from ctc.errors import CarouselError
+from ctc.errors import CarouselError, InputError
 from ctc.io import atomic_write_text, remove_orphan_temporaries
 from ctc.loss.feasibility import required_frames_batch
 from ctc.metrics.errors import count_errors
@@ -124,7 +124,7 @@ class Trainer:
             _say(report.summary(str(init.path)), info)
         self.frozen = select_frozen(self.model, loop.freeze)
         if loop.freeze_steps and info.world > 1:
-            raise CarouselError("train.freeze_steps: unfreezing during a multi-process run is "
+            raise InputError("train.freeze_steps: unfreezing during a multi-process run is "
                                 "not supported (the gradient synchronisation is set up for the "
                                 "parameters that train at the start); freeze for the whole run")
         self.frozen_now = False
@@ -133,8 +133,8 @@ class Trainer:
                      else "for the whole run")
             _say(f"frozen {until}: {len(self.frozen)} parameter tensors, "
                  f"{count_parameters(self.model, self.frozen):,} of "
-                 f"{count_parameters(self.model, [n for n, _ in self.model.named_parameters()]):,}"
-                 f" weights ({', '.join(loop.freeze)})", info)
+                 f"{sum(p.numel() for p in self.model.parameters()):,} weights "
+                 f"({', '.join(loop.freeze)})", info)
         self.model = self.model.to(info.device)
 
         workers = config.data.num_workers
