@@ -125,8 +125,8 @@ class Trainer:
         self.frozen = select_frozen(self.model, loop.freeze)
         if loop.freeze_steps and info.world > 1:
             raise InputError("train.freeze_steps: unfreezing during a multi-process run is "
-                                "not supported (the gradient synchronisation is set up for the "
-                                "parameters that train at the start); freeze for the whole run")
+                             "not supported (the gradient synchronisation is set up for the "
+                             "parameters that train at the start); freeze for the whole run")
         self.frozen_now = False
         if self.frozen:
             until = (f"until step {loop.freeze_steps}" if loop.freeze_steps
