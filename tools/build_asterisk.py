@@ -21,14 +21,19 @@ download`` + ``dpkg-deb -x`` into a folder given with ``--deb-root`` when they a
 
 What is kept: an entry is left out (and listed in ``skipped.txt`` with its reason) when its text
 is an annotation only (``[tones]``), a single letter (``letters/b: b``: the recording says the
-letter's name), holds digits (``--digits skip``; ``verbalize`` spells them with num2words) or a
-spoken symbol, when its name occurs twice with different texts, or when its audio is missing.
+letter's name), holds digits (``--digits skip``; ``verbalize`` spells them with num2words;
+``train`` spells them out and uses those prompts for training only) or a spoken symbol, when
+its name occurs twice with different texts, or when its audio is missing.
 Texts are normalised by ``ctc.data.normalize.TextNormalizer`` (NFC, lower case, accents and
 apostrophes kept, punctuation removed).
 
 Splits, by prompt text: the core speaker's entries are grouped by normalised text (two names
 with the same text are one group), and whole groups are drawn for ``test`` and ``dev``
 (``--test-fraction``, ``--dev-fraction`` of the groups, seeded), so no text is in two subsets.
+With ``--digits train`` the split is drawn from the prompts written in words alone (the same
+dev and test as ``--digits skip``), and the prompts with digits, spelt out, are added to
+training: num2words's reading of ``3D`` or ``1er`` is a guess that training tolerates and a
+score should not depend on. One whose spelt-out text is a dev or test prompt is left out.
 
 More speakers: their packages hold recordings under the same file names, but no transcripts;
 another translator's wording can differ from the core text for the same name. A recording is
@@ -291,7 +296,12 @@ def build_corpus(lang: str, root: Path, *, sounds: Path = SOUNDS,
             test_fraction + dev_fraction >= 1:
         raise InputError("--test-fraction and --dev-fraction must be in [0, 1) with a sum < 1")
     path = transcripts or find_transcripts(lang, deb_root)
-    entries, skipped = read_transcripts(path, default_normalizer(digits, lang))
+    entries, skipped = read_transcripts(
+        path, default_normalizer("verbalize" if digits == "train" else digits, lang))
+    training_only: set[str] = set()
+    if digits == "train":
+        in_words, _ = read_transcripts(path, default_normalizer("skip", lang))
+        training_only = set(entries) - set(in_words)
     speakers = resolve_speakers(lang, sounds, core, extra)
     report = BuildReport(root=root, skipped=skipped)
     (core_label, core_dir), others = speakers[0], speakers[1:]
@@ -302,8 +312,16 @@ def build_corpus(lang: str, root: Path, *, sounds: Path = SOUNDS,
             report.skipped.append(f"{entry.where}: {name}: no recording in {core_dir}")
         else:
             core_audio[name] = audio
-    subset_of = split_prompts([entries[n].text for n in core_audio], test_fraction,
-                              dev_fraction, seed)
+    subset_of = split_prompts([entries[n].text for n in core_audio if n not in training_only],
+                              test_fraction, dev_fraction, seed)
+    for name in sorted(training_only & set(core_audio)):
+        held = subset_of.get(entries[name].text, "train")
+        if held != "train":
+            report.skipped.append(f"{entries[name].where}: {name}: spelt out, it is a {held} "
+                                  f"prompt ({entries[name].text!r}): left out")
+            del core_audio[name]
+        else:
+            subset_of[entries[name].text] = "train"
     report.speakers[FIRST_SPEAKER] = core_label
     for name, audio in core_audio.items():
         entry = entries[name]
@@ -436,8 +454,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--test-fraction", type=float, default=0.15)
     parser.add_argument("--dev-fraction", type=float, default=0.08)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--digits", choices=("skip", "verbalize"), default="skip",
-                        help="prompts with digits: left out, or numbers spelled out (num2words)")
+    parser.add_argument("--digits", choices=("skip", "verbalize", "train"), default="skip",
+                        help="prompts with digits: left out, numbers spelled out (num2words), "
+                             "or spelled out and used for training only (dev and test as with "
+                             "skip)")
     parser.add_argument("--max-duration-ratio", type=float, default=1.5,
                         help="other speakers: longest ratio to the core recording's duration")
     args = parser.parse_args(argv)

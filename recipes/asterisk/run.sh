@@ -33,7 +33,8 @@
 #   TRANSCRIPTS         core-sounds-LANG.txt(.gz) (default: the package's, extracted if needed)
 #   EXTRA_SPEAKERS=1    1: the other Debian speakers of the language as training-only speakers
 #                       (asterisk-prompt-es-co, -fr-armelle, -it-menardi-wav); 0: core only
-#   DIGITS=skip         prompts with digits: skip | verbalize (num2words)
+#   DIGITS=skip         prompts with digits: skip | verbalize (num2words) | train (spelt out,
+#                       training only: dev and test as with skip)
 #   TEST_FRACTION=0.15 DEV_FRACTION=0.08 SPLIT_SEED=0   prompt texts held out (tools/build_asterisk)
 #   CONFIG=recipes/asterisk/conf/base.yaml  training config
 #   MINUTES=25          training budget on the real set (train.max_minutes)

@@ -109,6 +109,42 @@ def test_split_by_prompt_text_and_layout(tmp_path):
     assert not any(r.audio_without_transcript or r.unreadable for r in reports)
 
 
+def test_digit_prompts_spelt_out_for_training_only(tmp_path):
+    sounds, transcripts = write_tree(tmp_path)
+    with gzip.open(transcripts, "rt", encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    lines += ["word-uno: Uno.", "digit-uno: 1"]  # spelt out, the same text as a words prompt
+    with gzip.open(transcripts, "wt", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+    for name in ("word-uno", "digit-uno"):
+        sf.write(sounds / "es_MX_f_Allison" / f"{name}.wav", np.zeros(4000, np.float32), 8000,
+                 subtype="PCM_16")
+    outcomes = set()
+    for seed in range(8):
+        out = tmp_path / f"out{seed}"
+        kwargs = dict(sounds=sounds, transcripts=transcripts, test_fraction=0.3,
+                      dev_fraction=0.1, seed=seed, log=lambda *_: None)
+        skip = build_asterisk.build_corpus("es", tmp_path / f"skip{seed}", digits="skip",
+                                           **kwargs)
+        report = build_asterisk.build_corpus("es", out, digits="train", **kwargs)
+        held = {(u.subset, u.name, u.text) for u in report.utterances if u.subset != "train"}
+        assert held == {(u.subset, u.name, u.text) for u in skip.utterances
+                        if u.subset != "train"}
+        train = {u.name: u.text for u in report.utterances if u.subset == "train"}
+        assert train["prompt-00"] == "mensaje número cero de la lista sí"
+        assert train["conf-adminmenu"] == "marque uno"
+        uno_subset = next(u.subset for u in report.utterances if u.name == "word-uno")
+        if uno_subset == "train":
+            assert train["digit-uno"] == "uno"
+        else:
+            assert "digit-uno" not in train
+            assert f"digit-uno: spelt out, it is a {uno_subset} prompt" in \
+                (out / "skipped.txt").read_text()
+        outcomes.add(uno_subset == "train")
+        assert "marque uno" in (out / "lm-text.txt").read_text().splitlines()
+    assert outcomes == {True, False}
+
+
 def test_rerun_is_idempotent(tmp_path):
     first = build(tmp_path)
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*.flac")}
