@@ -20,12 +20,14 @@ the other speakers (both claim ``sounds/LANG``), so the recipe extracts them wit
 download`` + ``dpkg-deb -x`` into a folder given with ``--deb-root`` when they are not installed.
 
 What is kept: an entry is left out (and listed in ``skipped.txt`` with its reason) when its text
-is an annotation only (``[tones]``), a single letter (``letters/b: b``: the recording says the
-letter's name), holds digits (``--digits skip``; ``verbalize`` spells them with num2words;
-``train`` spells them out and uses those prompts for training only) or a spoken symbol, when
-its name occurs twice with different texts, or when its audio is missing.
+is an annotation only (``[tones]``, ``(beep)``, ``(7 secondi di silenzio)``), a single letter
+(``letters/b: b``: the recording says the letter's name), holds digits (``--digits skip``;
+``verbalize`` spells them with num2words; ``train`` spells them out and uses those prompts for
+training only) or a spoken symbol, when its name occurs twice with different texts, or when
+its audio is missing.
 Texts are normalised by ``ctc.data.normalize.TextNormalizer`` (NFC, lower case, accents and
-apostrophes kept, punctuation removed).
+apostrophes kept, punctuation removed, notes in brackets or parentheses removed: the
+translators' ``(in inglese)``, ``(data)``, ``(You are now muted.)`` are not said).
 
 Splits, by prompt text: the core speaker's entries are grouped by normalised text (two names
 with the same text are one group), and whole groups are drawn for ``test`` and ``dev``
@@ -60,6 +62,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -88,6 +91,7 @@ SOX_TYPES = {".gsm": ["-t", "gsm"], ".alaw": ["-t", "al", "-r", "8000", "-c", "1
              ".ul": ["-t", "ul", "-r", "8000"]}
 SUBSETS = ("train", "dev", "test")
 FIRST_SPEAKER = 101
+_ANNOTATION_ONLY = re.compile(r"(\s*(\[[^\]]*\]|\([^()]*\))\s*)+")  # [tones], (beep)
 
 
 @dataclass(frozen=True)
@@ -141,9 +145,11 @@ class BuildReport:
 
 def default_normalizer(digits: str = "skip", language: str = "") -> TextNormalizer:
     """The corpus's text normalisation: lower case, punctuation removed, apostrophes after a
-    letter kept, prompts with digits or spoken symbols left out (or digits spelled out)."""
+    letter kept, notes in brackets or parentheses removed, prompts with digits or spoken
+    symbols left out (or digits spelled out)."""
     return TextNormalizer(lowercase=True, punctuation="remove", digits=digits,
-                          language=language, symbols="skip", brackets="remove")
+                          language=language, symbols="skip", brackets="remove",
+                          parentheses="remove")
 
 
 def find_transcripts(lang: str, deb_root: Path | None = None) -> Path:
@@ -195,7 +201,7 @@ def read_transcripts(path: Path, normalize: TextNormalizer
                            f"(lines {places})")
             continue
         raw = found[0][0]
-        if raw.startswith("[") and raw.endswith("]"):
+        if _ANNOTATION_ONLY.fullmatch(raw):
             skipped.append(f"{where}: {name}: an annotation, not speech ({raw})")
             continue
         text = normalize(raw)

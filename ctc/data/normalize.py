@@ -7,7 +7,10 @@ on. In this order:
    the byte-order mark and format characters (zero-width spaces, ...) are dropped.
 2. Apostrophe variants (``’ ‘ ʼ ´ ` ′``) become ``'``.
 3. Bracketed annotations (``[tones]``, ``[@]``) are removed (``brackets="remove"``) or the text
-   is left out (``"skip"``), or kept (``"keep"``).
+   is left out (``"skip"``), or kept (``"keep"``). Parenthesised text is kept by default (the
+   parentheses are punctuation); where a corpus writes its notes so (``(beep)``, ``Voce
+   disattivata. (You are now muted.)``), ``parentheses="remove"`` removes it with its content
+   and ``"skip"`` leaves the text out.
 4. Digits: kept (``digits="keep"``), the text left out (``"skip"``), or numbers spelled out in
    ``language`` (``"verbalize"``, with the optional ``num2words`` package).
 5. Spoken symbols (``# * % @ & / + = $ €`` and every Unicode symbol): the text is left out
@@ -48,9 +51,11 @@ MODES = {
     "digits": ("keep", "skip", "verbalize"),
     "symbols": ("skip", "remove", "keep"),
     "brackets": ("remove", "skip", "keep"),
+    "parentheses": ("keep", "remove", "skip"),
     "form": ("NFC", "NFKC"),
 }
 _BRACKETED = re.compile(r"\[[^\]]*\]")
+_PARENTHESISED = re.compile(r"\([^()]*\)")
 _NUMBER = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
 _APOSTROPHE_TABLE = str.maketrans({c: "'" for c in APOSTROPHES})
@@ -82,6 +87,8 @@ class TextNormalizer:
         language: language code for ``verbalize`` (``es``, ``fr``, ``it``, ``en``, ...).
         symbols: ``skip``, ``remove`` or ``keep`` for spoken symbols (see ``SPOKEN_SYMBOLS``).
         brackets: ``remove``, ``skip`` or ``keep`` for ``[...]`` annotations.
+        parentheses: ``keep`` (the content stays, the marks are punctuation), ``remove`` or
+            ``skip`` for ``(...)`` notes.
         form: Unicode normal form, ``NFC`` (default) or ``NFKC``.
     """
 
@@ -92,6 +99,7 @@ class TextNormalizer:
     language: str = ""
     symbols: str = "remove"
     brackets: str = "remove"
+    parentheses: str = "keep"
     form: str = "NFC"
 
     def __post_init__(self) -> None:
@@ -118,6 +126,10 @@ class TextNormalizer:
             if self.brackets == "skip":
                 return None
             text = _BRACKETED.sub(" ", text)
+        if self.parentheses != "keep" and _PARENTHESISED.search(text):
+            if self.parentheses == "skip":
+                return None
+            text = _PARENTHESISED.sub(" ", text)
         if self.digits != "keep" and _NUMBER.search(text):
             if self.digits == "skip":
                 return None
@@ -188,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         norm = TextNormalizer(lowercase=not args.keep_case, punctuation=args.punctuation,
                               inner=args.inner, digits=args.digits, language=args.language,
-                              symbols=args.symbols, brackets=args.brackets, form=args.form)
+                              symbols=args.symbols, brackets=args.brackets,
+                              parentheses=args.parentheses, form=args.form)
     except InputError as err:
         print(f"normalize: error: {err}", file=sys.stderr)
         return 1

@@ -78,6 +78,20 @@ def test_transcripts_entries_left_out_with_reasons(tmp_path):
     assert all(line.startswith(f"{transcripts}:") for line in skipped)
 
 
+def test_notes_in_parentheses_are_not_speech(tmp_path):
+    transcripts = tmp_path / "core-sounds-it.txt"
+    transcripts.write_text("confbridge-join: (beep)\nsilence/7: (7 secondi di silenzio)\n"
+                           "confbridge-muted: Voce disattivata. (You are now muted.)\n"
+                           "spy-nbs: N B S (in inglese)\n", encoding="utf-8")
+    entries, skipped = build_asterisk.read_transcripts(
+        transcripts, build_asterisk.default_normalizer("verbalize", "it"))
+    assert entries["confbridge-muted"].text == "voce disattivata"
+    assert entries["spy-nbs"].text == "n b s"
+    assert "confbridge-join: an annotation, not speech ((beep))" in "\n".join(skipped)
+    assert "silence/7: an annotation" in "\n".join(skipped)
+    assert set(entries) == {"confbridge-muted", "spy-nbs"}
+
+
 def test_split_by_prompt_text_and_layout(tmp_path):
     report = build(tmp_path, test_fraction=0.25, dev_fraction=0.15, seed=3)
     out = tmp_path / "out"

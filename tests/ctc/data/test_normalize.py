@@ -76,6 +76,16 @@ def test_symbols_and_brackets():
     assert normalize_text("[tones]") is None  # nothing left
 
 
+def test_parenthesised_notes():
+    text = "Voce disattivata. (You are now muted.)"
+    assert normalize_text(text) == "voce disattivata you are now muted"  # kept by default
+    assert TextNormalizer(parentheses="remove")(text) == "voce disattivata"
+    assert TextNormalizer(parentheses="remove")("Pour (emphase) vous") == "pour vous"
+    assert TextNormalizer(parentheses="remove")("(beep)") is None
+    assert TextNormalizer(parentheses="skip")(text) is None
+    assert TextNormalizer(parentheses="skip")("sans note") == "sans note"
+
+
 def test_bad_option_is_one_line_error():
     with pytest.raises(InputError, match="punctuation='drop' must be one of remove, keep"):
         TextNormalizer(punctuation="drop")
