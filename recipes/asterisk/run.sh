@@ -33,8 +33,8 @@
 #   TRANSCRIPTS         core-sounds-LANG.txt(.gz) (default: the package's, extracted if needed)
 #   EXTRA_SPEAKERS=1    1: the other Debian speakers of the language as training-only speakers
 #                       (asterisk-prompt-es-co, -fr-armelle, -it-menardi-wav); 0: core only
-#   DIGITS=skip         prompts with digits: skip | verbalize (num2words) | train (spelt out,
-#                       training only: dev and test as with skip)
+#   DIGITS=train        prompts with digits: train (spelt out by num2words, training only:
+#                       dev and test as with skip) | skip | verbalize (spelt out, split too)
 #   TEST_FRACTION=0.15 DEV_FRACTION=0.08 SPLIT_SEED=0   prompt texts held out (tools/build_asterisk)
 #   CONFIG=recipes/asterisk/conf/base.yaml  training config
 #   MINUTES=25          training budget on the real set (train.max_minutes)
@@ -78,7 +78,7 @@ CORPUS_ROOT="${CORPUS_ROOT:-data/asterisk-$CORPUS_LANG}"
 SOUNDS="${SOUNDS:-/usr/share/asterisk/sounds}"
 TRANSCRIPTS="${TRANSCRIPTS:-}"
 EXTRA_SPEAKERS="${EXTRA_SPEAKERS:-1}"
-DIGITS="${DIGITS:-skip}"
+DIGITS="${DIGITS:-train}"
 TEST_FRACTION="${TEST_FRACTION:-0.15}"
 DEV_FRACTION="${DEV_FRACTION:-0.08}"
 SPLIT_SEED="${SPLIT_SEED:-0}"
