@@ -50,10 +50,12 @@ def stand_in(work: Path) -> tuple[Path, Path]:
     sounds = work / "sounds" / "es_MX_f_Allison"
     sounds.mkdir(parents=True)
     lines = ["; stand-in of core-sounds-es.txt", "beep: [tono]", "marque: marque 1"]
+    prompts = [("marque", "marque uno")]
     for i in range(40):
         text = " ".join(rng.choice(WORDS, size=int(rng.integers(2, 6))))
-        name = f"prompt-{i:02d}"
-        lines.append(f"{name}: {text.capitalize()}.")
+        lines.append(f"prompt-{i:02d}: {text.capitalize()}.")
+        prompts.append((f"prompt-{i:02d}", text))
+    for name, text in prompts:
         wav = subprocess.run(["espeak-ng", "-v", "es", "--stdout", text], capture_output=True,
                              check=True).stdout
         wave, rate = sf.read(io.BytesIO(wav), dtype="float32")
