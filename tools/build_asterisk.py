@@ -62,7 +62,6 @@ import io
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -73,7 +72,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ctc.data.normalize import TextNormalizer
+from ctc.data.normalize import TextNormalizer, only_notes
 from ctc.errors import InputError
 from ctc.io import atomic_open, atomic_write_text
 
@@ -91,7 +90,6 @@ SOX_TYPES = {".gsm": ["-t", "gsm"], ".alaw": ["-t", "al", "-r", "8000", "-c", "1
              ".ul": ["-t", "ul", "-r", "8000"]}
 SUBSETS = ("train", "dev", "test")
 FIRST_SPEAKER = 101
-_ANNOTATION_ONLY = re.compile(r"(\s*(\[[^\]]*\]|\([^()]*\))\s*)+")  # [tones], (beep)
 
 
 @dataclass(frozen=True)
@@ -201,7 +199,7 @@ def read_transcripts(path: Path, normalize: TextNormalizer
                            f"(lines {places})")
             continue
         raw = found[0][0]
-        if _ANNOTATION_ONLY.fullmatch(raw):
+        if only_notes(raw):
             skipped.append(f"{where}: {name}: an annotation, not speech ({raw})")
             continue
         text = normalize(raw)
@@ -306,8 +304,8 @@ def build_corpus(lang: str, root: Path, *, sounds: Path = SOUNDS,
         path, default_normalizer("verbalize" if digits == "train" else digits, lang))
     training_only: set[str] = set()
     if digits == "train":
-        in_words, _ = read_transcripts(path, default_normalizer("skip", lang))
-        training_only = set(entries) - set(in_words)
+        in_words = default_normalizer("skip", lang)
+        training_only = {name for name, entry in entries.items() if in_words(entry.raw) is None}
     speakers = resolve_speakers(lang, sounds, core, extra)
     report = BuildReport(root=root, skipped=skipped)
     (core_label, core_dir), others = speakers[0], speakers[1:]

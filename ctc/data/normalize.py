@@ -179,6 +179,13 @@ def _num2words():
     return num2words
 
 
+def only_notes(text: str) -> bool:
+    """True when ``text`` holds ``[...]`` or ``(...)`` notes and nothing else but spaces
+    (``[tones]``, ``(beep)``): an annotation, not a transcript."""
+    rest = _PARENTHESISED.sub(" ", _BRACKETED.sub(" ", text))
+    return rest != text and not rest.strip()
+
+
 def normalize_text(text: str, **options: Any) -> str | None:
     """``TextNormalizer(**options)(text)``."""
     return TextNormalizer(**options)(text)
