@@ -9,7 +9,7 @@ import unicodedata
 
 import pytest
 
-from ctc.data.normalize import TextNormalizer, main, normalize_text
+from ctc.data.normalize import TextNormalizer, main, normalize_text, only_notes
 from ctc.errors import InputError
 
 
@@ -84,6 +84,8 @@ def test_parenthesised_notes():
     assert TextNormalizer(parentheses="remove")("(beep)") is None
     assert TextNormalizer(parentheses="skip")(text) is None
     assert TextNormalizer(parentheses="skip")("sans note") == "sans note"
+    assert only_notes("(beep)") and only_notes(" [tones] (7 s) ")
+    assert not only_notes(text) and not only_notes("") and not only_notes("plain")
 
 
 def test_bad_option_is_one_line_error():
