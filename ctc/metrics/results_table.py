@@ -4,10 +4,14 @@ The recipes' last stage (``collect_results`` in ``recipes/lib.sh``) runs
 ``python -m ctc.metrics.results_table EXP --out EXP/RESULTS.md``. Each report (written by
 :func:`ctc.metrics.report.write_report` through the ``evaluate`` commands) gives one row:
 
-| report | decoding | utterances | WER % | CER % |
+| report | decoding | utterances | WER % | CER % | WER 95 % CI | CER 95 % CI |
 
 ``report`` is the report's ``title`` (else its folder, relative to EXP); ``decoding`` is the
-``decoder`` the evaluation recorded (top level or under ``extra``; else ``-``). When
+``decoder`` the evaluation recorded (top level or under ``extra``; else ``-``). The intervals
+are the reports' bootstrap ones over utterances (``ci95``; Bisani and Ney, 2004): on the small
+test sets of the real-data recipes they are several points wide, which is what a difference
+between two rows has to beat (``ctc score --compare`` tests a difference on the same
+utterances). When
 ``EXP/lm_tuned.json`` exists (``ctc tune-lm``), a line under the table gives the tuned LM
 weight and word bonus. Rows are in path order, so the table is the same on every run.
 """
@@ -30,27 +34,48 @@ from ctc.io import atomic_write_text
 REPORT_FILE = "report.json"
 TUNED_FILE = "lm_tuned.json"
 Warn = Callable[[str], None]
-HEADER = ["| report | decoding | utterances | WER % | CER % |", "|---|---|---|---|---|"]
+HEADER = ["| report | decoding | utterances | WER % | CER % | WER 95 % CI | CER 95 % CI |",
+          "|---|---|---|---|---|---|---|"]
+Interval = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class ResultRow:
-    """One evaluation: its name, decoding, size and error rates (fractions; None if unknown)."""
+    """One evaluation: its name, decoding, size, error rates and their 95 % intervals.
+
+    Rates and interval bounds are fractions; None where the report does not give them.
+    """
 
     name: str
     decoding: str
     utterances: int | None
     wer: float | None
     cer: float | None
+    wer_ci: Interval | None = None
+    cer_ci: Interval | None = None
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float, else None (null, missing, boolean or non-finite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def _rate(report: dict[str, Any], metric: str) -> float | None:
-    """``report[metric]["rate"]`` as a finite float, else None (null, missing or non-finite)."""
+    """``report[metric]["rate"]`` as a finite float, else None."""
     value = report.get(metric)
-    rate = value.get("rate") if isinstance(value, dict) else None
-    if isinstance(rate, bool) or not isinstance(rate, int | float):
+    return _finite(value.get("rate")) if isinstance(value, dict) else None
+
+
+def _interval(report: dict[str, Any], metric: str) -> Interval | None:
+    """``report[metric]["ci95"]`` as (low, high), else None (absent or not two finite bounds)."""
+    value = report.get(metric)
+    ci = value.get("ci95") if isinstance(value, dict) else None
+    if not isinstance(ci, dict):
         return None
-    return float(rate) if math.isfinite(rate) else None
+    low, high = _finite(ci.get("low")), _finite(ci.get("high"))
+    return None if low is None or high is None else (low, high)
 
 
 def read_row(path: str | os.PathLike, exp: str | os.PathLike) -> ResultRow:
@@ -71,7 +96,8 @@ def read_row(path: str | os.PathLike, exp: str | os.PathLike) -> ResultRow:
     utterances = report.get("utterances")
     return ResultRow(name=str(report.get("title") or folder), decoding=str(decoding),
                      utterances=utterances if isinstance(utterances, int) else None,
-                     wer=_rate(report, "wer"), cer=_rate(report, "cer"))
+                     wer=_rate(report, "wer"), cer=_rate(report, "cer"),
+                     wer_ci=_interval(report, "wer"), cer_ci=_interval(report, "cer"))
 
 
 def collect_rows(exp: str | os.PathLike,
@@ -99,6 +125,10 @@ def _cell(text: str) -> str:
 
 def _pct(rate: float | None) -> str:
     return "n/a" if rate is None else f"{100 * rate:.2f}"
+
+
+def _pct_interval(interval: Interval | None) -> str:
+    return "n/a" if interval is None else f"{_pct(interval[0])}-{_pct(interval[1])}"
 
 
 def tuned_line(exp: str | os.PathLike) -> str | None:
@@ -131,7 +161,8 @@ def results_table(exp: str | os.PathLike,
     lines = [f"# Results: {exp}", "", *HEADER]
     lines += [f"| {_cell(r.name)} | {_cell(r.decoding)} | "
               f"{'n/a' if r.utterances is None else r.utterances} | {_pct(r.wer)} | "
-              f"{_pct(r.cer)} |" for r in rows]
+              f"{_pct(r.cer)} | {_pct_interval(r.wer_ci)} | {_pct_interval(r.cer_ci)} |"
+              for r in rows]
     if not rows:
         lines += ["", f"No {REPORT_FILE} under {exp}."]
     try:

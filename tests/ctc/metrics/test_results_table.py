@@ -50,12 +50,16 @@ def test_markdown_table_and_tuned_weights(tmp_path):
     exp = _experiment(tmp_path)
     lines = results_table(exp).splitlines()
     assert lines[0] == f"# Results: {exp}"
-    assert lines[2:4] == ["| report | decoding | utterances | WER % | CER % |",
-                          "|---|---|---|---|---|"]
-    assert lines[4] == "| test, greedy | greedy | 2 | 20.00 | 6.25 |"
+    assert lines[2:4] == [
+        "| report | decoding | utterances | WER % | CER % | WER 95 % CI | CER 95 % CI |",
+        "|---|---|---|---|---|---|---|"]
+    # two utterances, one with 1 of 3 words wrong: the bootstrap resamples hold 0-2 copies of
+    # it, so the word interval runs from 0 to 1/3, the character one from 0 to 1/11
+    assert lines[4] == "| test, greedy | greedy | 2 | 20.00 | 6.25 | 0.00-33.33 | 0.00-9.09 |"
     assert lines[5] == ("| test, 3-gram LM | ours beam=8 lm=3gram.arpa alpha=1.0 beta=5.0 | 1 | "
-                        "0.00 | 0.00 |")
-    assert lines[6] == r"| tune/dev\|greedy | - | 2 | 20.00 | 6.25 |"   # pipe escaped
+                        "0.00 | 0.00 | 0.00-0.00 | 0.00-0.00 |")
+    # the pipe of the folder name escaped
+    assert lines[6] == r"| tune/dev\|greedy | - | 2 | 20.00 | 6.25 | 0.00-33.33 | 0.00-9.09 |"
     tuned = lines[-1]
     assert "alpha 1.0, beta 5.0" in tuned and "LM 3gram.arpa" in tuned and "beam 100" in tuned
     assert "WER 5.15 % on the tuning set of 200 utterances" in tuned
@@ -69,6 +73,7 @@ def test_bad_reports_are_skipped_with_a_warning(tmp_path):
     (exp / "decode/other/report.json").write_text('{"title": "x"}')
     summary = json.loads((exp / "decode/test-lm3/report.json").read_text())
     summary["wer"]["rate"] = None                # non-finite rates are stored as null
+    summary["cer"]["ci95"]["high"] = None        # an interval without its bound: n/a
     (exp / "decode/test-lm3/report.json").write_text(json.dumps(summary))
     (exp / "lm_tuned.json").write_text("{}")
     warnings: list[str] = []
@@ -76,8 +81,8 @@ def test_bad_reports_are_skipped_with_a_warning(tmp_path):
     assert len(warnings) == 3
     assert any("broken/report.json" in w for w in warnings)
     assert any("lm_tuned.json" in w for w in warnings)
-    assert "| test, 3-gram LM | ours beam=8 lm=3gram.arpa alpha=1.0 beta=5.0 | 1 | n/a | 0.00 |" \
-        in text
+    assert ("| test, 3-gram LM | ours beam=8 lm=3gram.arpa alpha=1.0 beta=5.0 | 1 | n/a | 0.00 "
+            "| 0.00-0.00 | n/a |") in text
     assert "tuned" not in text
     with pytest.raises(InputError, match="not an evaluation report"):
         read_row(exp / "decode/other/report.json", exp)
