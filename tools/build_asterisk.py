@@ -24,7 +24,9 @@ is an annotation only (``[tones]``, ``(beep)``, ``(7 secondi di silenzio)``), a 
 (``letters/b: b``: the recording says the letter's name), holds digits (``--digits skip``;
 ``verbalize`` spells them with num2words; ``train`` spells them out and uses those prompts for
 training only) or a spoken symbol, when its name occurs twice with different texts, or when
-its audio is missing.
+its audio is missing. A line that runs on into other entries (``vm-tempremoved: ...
+eliminato vm-then-pound: poi premere cancelletto``: a missing line break in the Italian
+package) is split into its entries first.
 Texts are normalised by ``ctc.data.normalize.TextNormalizer`` (NFC, lower case, accents and
 apostrophes kept, punctuation removed, notes in brackets or parentheses removed: the
 translators' ``(in inglese)``, ``(data)``, ``(You are now muted.)`` are not said).
@@ -62,6 +64,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from collections import defaultdict
@@ -168,6 +171,34 @@ def find_transcripts(lang: str, deb_root: Path | None = None) -> Path:
                      "and pass --deb-root DIR")
 
 
+def _split_run_on_entries(seen: dict[str, list[tuple[str, str]]]) -> None:
+    """Split texts that run on into other entries, in place.
+
+    A missing line break in a package leaves two entries on one line (Italian line 576:
+    ``vm-tempremoved: Il tuo messaggio ... eliminato vm-then-pound: poi premere cancelletto``).
+    A text is cut where `` NAME: `` follows a space and NAME begins a line of the file; each
+    piece is one more entry of its name at the same line, so a piece whose name has another
+    text elsewhere makes that name "listed twice with different texts" (left out).
+    """
+    if not seen:
+        return
+    names = sorted(seen, key=len, reverse=True)   # the longest name first: conf-x before conf
+    cut = re.compile(r"(?<=\s)(" + "|".join(map(re.escape, names)) + r"):(?=\s|$)")
+    split = set()
+    for name in list(seen):
+        found = seen[name]
+        for index, (raw, where) in enumerate(found):
+            pieces = cut.split(raw)
+            if len(pieces) == 1:
+                continue
+            found[index] = (pieces[0].strip(), where)
+            for other, text in zip(pieces[1::2], pieces[2::2], strict=True):
+                seen[other].append((text.strip(), where))
+                split.add(other)
+    for name in split:  # in line order, as if the line breaks had been there
+        seen[name].sort(key=lambda item: int(item[1].rsplit(":", 1)[1]))
+
+
 def read_transcripts(path: Path, normalize: TextNormalizer
                      ) -> tuple[dict[str, Entry], list[str]]:
     """Parse ``name: text`` lines (``;`` comments); return kept entries by name and the
@@ -190,6 +221,7 @@ def read_transcripts(path: Path, normalize: TextNormalizer
             skipped.append(f"{path}:{lineno}: not 'name: text': {line[:60]!r}")
             continue
         seen[name].append((raw, f"{path}:{lineno}"))
+    _split_run_on_entries(seen)
     entries: dict[str, Entry] = {}
     for name, found in seen.items():
         where = found[0][1]

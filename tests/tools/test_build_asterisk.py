@@ -93,6 +93,28 @@ def test_notes_in_parentheses_are_not_speech(tmp_path):
     assert set(entries) == {"confbridge-muted", "spy-nbs"}
 
 
+def test_run_on_lines_are_split_into_their_entries(tmp_path):
+    # two lines of the Italian package hold several entries (a missing line break)
+    transcripts = tmp_path / "core-sounds-it.txt"
+    transcripts.write_text(
+        "vm-tempremoved: Il tuo messaggio è stato eliminato vm-then-pound: poi premere "
+        "cancelletto\nvm-then-pound: quindi premere sterlina\n"
+        "conf-a: Per disattivare la voce. conf-b: Per riattivare. conf-c: Sei solo.\n"
+        "conf-c: Sei solo.\nconf-b: Premere uno: poi attendere\n"
+        "vm-options: Per registrare: il messaggio\n", encoding="utf-8")
+    entries, skipped = build_asterisk.read_transcripts(
+        transcripts, build_asterisk.default_normalizer("skip", "it"))
+    assert entries["vm-tempremoved"].text == "il tuo messaggio è stato eliminato"
+    assert entries["conf-a"].text == "per disattivare la voce"
+    assert entries["conf-c"].text == "sei solo"            # the same text on both lines: kept
+    assert entries["vm-options"].text == "per registrare il messaggio"   # not a name: not cut
+    text = "\n".join(skipped)
+    assert f"{transcripts}:1: vm-then-pound: listed 2 times with different texts (lines 1, 2)" \
+        in text
+    assert f"{transcripts}:3: conf-b: listed 2 times with different texts (lines 3, 5)" in text
+    assert set(entries) == {"vm-tempremoved", "conf-a", "conf-c", "vm-options"}
+
+
 def test_split_by_prompt_text_and_layout(tmp_path):
     report = build(tmp_path, test_fraction=0.25, dev_fraction=0.15, seed=3)
     out = tmp_path / "out"
