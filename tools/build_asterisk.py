@@ -24,9 +24,11 @@ is an annotation only (``[tones]``, ``(beep)``, ``(7 secondi di silenzio)``), a 
 (``letters/b: b``: the recording says the letter's name), holds digits (``--digits skip``;
 ``verbalize`` spells them with num2words; ``train`` spells them out and uses those prompts for
 training only) or a spoken symbol, when its name occurs twice with different texts, or when
-its audio is missing. A line that runs on into other entries (``vm-tempremoved: ...
-eliminato vm-then-pound: poi premere cancelletto``: a missing line break in the Italian
-package) is split into its entries first.
+its audio is missing, or when the recording is too short for the text
+(``--max-chars-per-second``: Italian's ``beep: un suono beep`` is a 0.4-second tone; checked
+after the split, so that it moves no other prompt between subsets). A line that runs on into
+other entries (``vm-tempremoved: ... eliminato vm-then-pound: poi premere cancelletto``: a
+missing line break in the Italian package) is split into its entries first.
 Texts are normalised by ``ctc.data.normalize.TextNormalizer`` (NFC, lower case, accents and
 apostrophes kept, punctuation removed, notes in brackets or parentheses removed: the
 translators' ``(in inglese)``, ``(data)``, ``(You are now muted.)`` are not said).
@@ -326,7 +328,7 @@ def build_corpus(lang: str, root: Path, *, sounds: Path = SOUNDS,
                  core: str | None = None, extra: list[str] | None = None,
                  test_fraction: float = 0.15, dev_fraction: float = 0.08, seed: int = 0,
                  digits: str = "skip", max_duration_ratio: float = 1.5,
-                 log=print) -> BuildReport:
+                 max_chars_per_second: float = 25.0, log=print) -> BuildReport:
     """Write the corpus under ``root`` (see the module docstring) and return what was written."""
     if not 0 <= test_fraction < 1 or not 0 <= dev_fraction < 1 or \
             test_fraction + dev_fraction >= 1:
@@ -358,12 +360,22 @@ def build_corpus(lang: str, root: Path, *, sounds: Path = SOUNDS,
             del core_audio[name]
         else:
             subset_of[entries[name].text] = "train"
+    # after the split, so that what it leaves out moves no other prompt between subsets
+    core_seconds = {name: audio_seconds(p) for name, p in core_audio.items()}
+    for name in sorted(core_audio):
+        rate = len(entries[name].text) / max(1e-3, core_seconds[name])
+        if rate > max_chars_per_second:
+            report.skipped.append(
+                f"{entries[name].where}: {name}: {len(entries[name].text)} characters in "
+                f"{core_seconds[name]:.2f} s ({rate:.1f}/s, over {max_chars_per_second:g}): "
+                f"the recording cannot say {entries[name].text[:40]!r} (a sound described in "
+                "words, or another wording)")
+            del core_audio[name]
     report.speakers[FIRST_SPEAKER] = core_label
     for name, audio in core_audio.items():
         entry = entries[name]
         report.utterances.append(Utterance(FIRST_SPEAKER, subset_of[entry.text], name, audio,
                                            entry.raw, entry.text))
-    core_seconds = {name: audio_seconds(p) for name, p in core_audio.items()}
     for k, (label, folder) in enumerate(others, 1):
         speaker = FIRST_SPEAKER + k
         report.speakers[speaker] = label
@@ -496,6 +508,10 @@ def main(argv: list[str] | None = None) -> int:
                              "skip)")
     parser.add_argument("--max-duration-ratio", type=float, default=1.5,
                         help="other speakers: longest ratio to the core recording's duration")
+    parser.add_argument("--max-chars-per-second", type=float, default=25.0,
+                        help="leave out a recording shorter than its text at this rate (a "
+                             "tone described in words: 'un suono beep'; fast speech is "
+                             "15-22 characters a second)")
     args = parser.parse_args(argv)
     extra = None if args.extra is None else [e for e in args.extra if e != "none"]
     try:
@@ -506,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
                      deb_root=args.deb_root, core=args.core, extra=extra,
                      test_fraction=args.test_fraction, dev_fraction=args.dev_fraction,
                      seed=args.seed, digits=args.digits,
-                     max_duration_ratio=args.max_duration_ratio)
+                     max_duration_ratio=args.max_duration_ratio,
+                     max_chars_per_second=args.max_chars_per_second)
     except InputError as err:
         print(f"build_asterisk: error: {err}", file=sys.stderr)
         return 1

@@ -40,8 +40,9 @@ def write_tree(tmp_path: Path, extra_seconds: dict[str, float] | None = None) ->
     lines += [f"{name}: {text}" for name, text in {**PROMPTS,
                                                    "same-text": "Gracias."}.items()]
     names += [*PROMPTS, "same-text"]
+    texts = dict(line.split(": ", 1) for line in lines if ": " in line)
     for name in names:
-        seconds = 0.4 + 0.05 * len(name)
+        seconds = 0.4 + 0.05 * len(name) + len(texts[name]) / 12   # speech: ~12 chars a second
         path = sounds / "es_MX_f_Allison" / f"{name}.wav"
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, (0.1 * rng.standard_normal(int(8000 * seconds))).astype(np.float32),
@@ -113,6 +114,27 @@ def test_run_on_lines_are_split_into_their_entries(tmp_path):
         in text
     assert f"{transcripts}:3: conf-b: listed 2 times with different texts (lines 3, 5)" in text
     assert set(entries) == {"vm-tempremoved", "conf-a", "conf-c", "vm-options"}
+
+
+def test_recordings_too_short_for_their_text_are_left_out(tmp_path):
+    # Italian's "beep: un suono beep" is a 0.4-second tone: 30 characters a second
+    sounds, transcripts = write_tree(tmp_path)
+    with gzip.open(transcripts, "at", encoding="utf-8") as handle:
+        handle.write("tone: un sonido de error ascendente\n")
+    sf.write(sounds / "es_MX_f_Allison/tone.wav", np.zeros(3200, np.float32), 8000,
+             subtype="PCM_16")
+    kwargs = dict(sounds=sounds, transcripts=transcripts, test_fraction=0.25, dev_fraction=0.15,
+                  seed=3, log=lambda *_: None)
+    report = build_asterisk.build_corpus("es", tmp_path / "out", **kwargs)
+    unchecked = build_asterisk.build_corpus("es", tmp_path / "unchecked",
+                                            max_chars_per_second=1000, **kwargs)
+    assert "tone" not in {u.name for u in report.utterances}
+    assert "tone" in {u.name for u in unchecked.utterances}
+    assert "tone: 29 characters in 0.40 s (72.5/s, over 25): the recording cannot say" in \
+        (tmp_path / "out/skipped.txt").read_text()
+    # checked after the split: every other prompt stays in its subset
+    assert {(u.name, u.subset) for u in report.utterances} == \
+        {(u.name, u.subset) for u in unchecked.utterances if u.name != "tone"}
 
 
 def test_split_by_prompt_text_and_layout(tmp_path):
