@@ -53,7 +53,8 @@ Output under ``ROOT``: ``LibriSpeech/{train,dev,test}/<spk>/<chapter>/<spk>-<cha
 file, name, raw and normalised text); ``lm-text.txt`` (the training texts, one per line, for
 the LM); ``heldout-text.txt`` (dev and test texts: what generated text must not contain);
 ``skipped.txt``; ``stats.json`` (utterances, minutes, speakers and prompts per subset).
-Reruns are idempotent (existing FLAC files are kept).
+Reruns are idempotent: a FLAC file is kept when ``prompts.tsv`` of the earlier build names the
+same source recording for its id, and rewritten otherwise (a changed build renumbers ids).
 
 Usage: ``python tools/build_asterisk.py --lang es --root data/asterisk-es``.
 """
@@ -405,7 +406,18 @@ def build_corpus(lang: str, root: Path, *, sounds: Path = SOUNDS,
     return report
 
 
+def _previous_sources(prompts: Path) -> dict[str, str]:
+    """Id -> source recording of the earlier build's ``prompts.tsv`` (empty without one)."""
+    try:
+        rows = prompts.read_text(encoding="utf-8").splitlines()[1:]
+    except (OSError, UnicodeDecodeError):
+        return {}
+    return {fields[0]: fields[3] for fields in (row.split("\t") for row in rows)
+            if len(fields) >= 4}
+
+
 def _write(report: BuildReport, corpus: Path, log) -> None:
+    previous = _previous_sources(corpus.parent / "prompts.tsv")
     by_folder: dict[tuple[str, int], list[Utterance]] = defaultdict(list)
     for utt in report.utterances:
         by_folder[(utt.subset, utt.speaker)].append(utt)
@@ -418,7 +430,8 @@ def _write(report: BuildReport, corpus: Path, log) -> None:
             utt.id = f"{speaker}-{chapter}-{i:04d}"
             target = utt.path = folder / f"{utt.id}.flac"
             try:
-                utt.duration = _convert(utt.source, target)
+                utt.duration = _convert(utt.source, target,
+                                        keep=previous.get(utt.id) == str(utt.source))
             except InputError as err:
                 failed.append(utt)
                 report.skipped.append(str(err))
@@ -470,9 +483,10 @@ def _remove_stale(corpus: Path, kept: set[Path], log) -> None:
         log(f"removed {stale} recordings of an earlier build that this one does not hold")
 
 
-def _convert(source: Path, target: Path) -> float:
-    """Write ``source`` as 16-bit FLAC at its own rate (unless ``target`` exists); seconds."""
-    if target.is_file():
+def _convert(source: Path, target: Path, keep: bool = False) -> float:
+    """Write ``source`` as 16-bit FLAC at its own rate; seconds. With ``keep``, an existing
+    ``target`` (from the same source) is kept as it is."""
+    if keep and target.is_file():
         info = sf.info(str(target))
         return info.frames / info.samplerate
     wave, rate = read_audio(source)

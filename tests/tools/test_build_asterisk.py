@@ -213,6 +213,22 @@ def test_rerun_is_idempotent(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*.flac")} == before
 
 
+def test_rerun_with_other_prompts_rewrites_renumbered_files(tmp_path):
+    # a rebuild that leaves out a prompt renumbers the ids after it: their files must follow
+    sounds, transcripts = write_tree(tmp_path)
+    kwargs = dict(sounds=sounds, transcripts=transcripts, log=lambda *_: None)
+    first = build_asterisk.build_corpus("es", tmp_path / "out", **kwargs)
+    (sounds / "es_MX_f_Allison/words-03.wav").unlink()
+    second = build_asterisk.build_corpus("es", tmp_path / "out", **kwargs)
+    moved = [u for u in second.utterances
+             if u.id in {v.id for v in first.utterances if v.name != u.name}]
+    assert moved
+    for utt in second.utterances:
+        stored, _ = sf.read(utt.path, dtype="int16")
+        source, _ = sf.read(utt.source, dtype="int16")
+        assert np.array_equal(stored, source), utt.id
+
+
 def test_other_speaker_is_training_only_and_duration_checked(tmp_path):
     names = [*PROMPTS, "digits/5", "same-text"]
     ratios = {name: 1.0 for name in names}
