@@ -80,13 +80,18 @@ def test_transcripts_entries_left_out_with_reasons(tmp_path):
     assert all(line.startswith(f"{transcripts}:") for line in skipped)
 
 
-def test_notes_in_parentheses_are_not_speech(tmp_path):
+def read_italian(tmp_path: Path, text: str):
+    """(entries, skipped, path) of ``text`` as an Italian transcript file."""
     transcripts = tmp_path / "core-sounds-it.txt"
-    transcripts.write_text("confbridge-join: (beep)\nsilence/7: (7 secondi di silenzio)\n"
-                           "confbridge-muted: Voce disattivata. (You are now muted.)\n"
-                           "spy-nbs: N B S (in inglese)\n", encoding="utf-8")
-    entries, skipped = build_asterisk.read_transcripts(
-        transcripts, build_asterisk.default_normalizer("skip", "it"))
+    transcripts.write_text(text, encoding="utf-8")
+    return (*build_asterisk.read_transcripts(
+        transcripts, build_asterisk.default_normalizer("skip", "it")), transcripts)
+
+
+def test_notes_in_parentheses_are_not_speech(tmp_path):
+    entries, skipped, _ = read_italian(
+        tmp_path, "confbridge-join: (beep)\nsilence/7: (7 secondi di silenzio)\n"
+        "confbridge-muted: Voce disattivata. (You are now muted.)\nspy-nbs: N B S (in inglese)\n")
     assert entries["confbridge-muted"].text == "voce disattivata"
     assert entries["spy-nbs"].text == "n b s"
     assert "confbridge-join: an annotation, not speech ((beep))" in "\n".join(skipped)
@@ -96,15 +101,12 @@ def test_notes_in_parentheses_are_not_speech(tmp_path):
 
 def test_run_on_lines_are_split_into_their_entries(tmp_path):
     # two lines of the Italian package hold several entries (a missing line break)
-    transcripts = tmp_path / "core-sounds-it.txt"
-    transcripts.write_text(
-        "vm-tempremoved: Il tuo messaggio è stato eliminato vm-then-pound: poi premere "
+    entries, skipped, transcripts = read_italian(
+        tmp_path, "vm-tempremoved: Il tuo messaggio è stato eliminato vm-then-pound: poi premere "
         "cancelletto\nvm-then-pound: quindi premere sterlina\n"
         "conf-a: Per disattivare la voce. conf-b: Per riattivare. conf-c: Sei solo.\n"
         "conf-c: Sei solo.\nconf-b: Premere uno: poi attendere\n"
-        "vm-options: Per registrare: il messaggio\n", encoding="utf-8")
-    entries, skipped = build_asterisk.read_transcripts(
-        transcripts, build_asterisk.default_normalizer("skip", "it"))
+        "vm-options: Per registrare: il messaggio\n")
     assert entries["vm-tempremoved"].text == "il tuo messaggio è stato eliminato"
     assert entries["conf-a"].text == "per disattivare la voce"
     assert entries["conf-c"].text == "sei solo"            # the same text on both lines: kept
