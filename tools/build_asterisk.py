@@ -334,6 +334,8 @@ def build_corpus(lang: str, root: Path, *, sounds: Path = SOUNDS,
     if not 0 <= test_fraction < 1 or not 0 <= dev_fraction < 1 or \
             test_fraction + dev_fraction >= 1:
         raise InputError("--test-fraction and --dev-fraction must be in [0, 1) with a sum < 1")
+    if not max_chars_per_second > 0:
+        raise InputError(f"--max-chars-per-second must be positive, not {max_chars_per_second}")
     path = transcripts or find_transcripts(lang, deb_root)
     entries, skipped = read_transcripts(
         path, default_normalizer("verbalize" if digits == "train" else digits, lang))

@@ -11,9 +11,9 @@ The recipes' last stage (``collect_results`` in ``recipes/lib.sh``) runs
 are the reports' bootstrap ones over utterances (``ci95``; Bisani and Ney, 2004): on the small
 test sets of the real-data recipes they are several points wide, which is what a difference
 between two rows has to beat (``ctc score --compare`` tests a difference on the same
-utterances). When
-``EXP/lm_tuned.json`` exists (``ctc tune-lm``), a line under the table gives the tuned LM
-weight and word bonus. Rows are in path order, so the table is the same on every run.
+utterances). When ``EXP/lm_tuned.json`` exists (``ctc tune-lm``), a line under the table gives
+the tuned LM weight and word bonus. Rows are in path order, so the table is the same on every
+run.
 """
 
 from __future__ import annotations

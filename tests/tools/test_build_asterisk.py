@@ -134,6 +134,8 @@ def test_recordings_too_short_for_their_text_are_left_out(tmp_path):
     assert "tone" in {u.name for u in unchecked.utterances}
     assert "tone: 29 characters in 0.40 s (72.5/s, over 25): the recording cannot say" in \
         (tmp_path / "out/skipped.txt").read_text()
+    with pytest.raises(build_asterisk.InputError, match="must be positive"):
+        build_asterisk.build_corpus("es", tmp_path / "bad", max_chars_per_second=0, **kwargs)
     # checked after the split: every other prompt stays in its subset
     assert {(u.name, u.subset) for u in report.utterances} == \
         {(u.name, u.subset) for u in unchecked.utterances if u.name != "tone"}
