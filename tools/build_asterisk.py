@@ -96,6 +96,10 @@ SOX_TYPES = {".gsm": ["-t", "gsm"], ".alaw": ["-t", "al", "-r", "8000", "-c", "1
              ".ul": ["-t", "ul", "-r", "8000"]}
 SUBSETS = ("train", "dev", "test")
 FIRST_SPEAKER = 101
+# the defaults of build_corpus and of the command line
+TEST_FRACTION, DEV_FRACTION = 0.15, 0.08
+MAX_DURATION_RATIO = 1.5      # other speakers: longest ratio to the core recording's duration
+MAX_CHARS_PER_SECOND = 25.0   # fast speech here is 15-22 characters a second
 
 
 @dataclass(frozen=True)
@@ -327,9 +331,10 @@ def resolve_speakers(lang: str, sounds: Path, core: str | None, extra: list[str]
 def build_corpus(lang: str, root: Path, *, sounds: Path = SOUNDS,
                  transcripts: Path | None = None, deb_root: Path | None = None,
                  core: str | None = None, extra: list[str] | None = None,
-                 test_fraction: float = 0.15, dev_fraction: float = 0.08, seed: int = 0,
-                 digits: str = "skip", max_duration_ratio: float = 1.5,
-                 max_chars_per_second: float = 25.0, log=print) -> BuildReport:
+                 test_fraction: float = TEST_FRACTION, dev_fraction: float = DEV_FRACTION,
+                 seed: int = 0, digits: str = "skip",
+                 max_duration_ratio: float = MAX_DURATION_RATIO,
+                 max_chars_per_second: float = MAX_CHARS_PER_SECOND, log=print) -> BuildReport:
     """Write the corpus under ``root`` (see the module docstring) and return what was written."""
     if not 0 <= test_fraction < 1 or not 0 <= dev_fraction < 1 or \
             test_fraction + dev_fraction >= 1:
@@ -515,16 +520,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", action="append", default=None,
                         help="folder of another speaker under --sounds (repeatable; default: "
                              "the known ones that are installed; --extra none: no others)")
-    parser.add_argument("--test-fraction", type=float, default=0.15)
-    parser.add_argument("--dev-fraction", type=float, default=0.08)
+    parser.add_argument("--test-fraction", type=float, default=TEST_FRACTION)
+    parser.add_argument("--dev-fraction", type=float, default=DEV_FRACTION)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--digits", choices=("skip", "verbalize", "train"), default="skip",
                         help="prompts with digits: left out, numbers spelled out (num2words), "
                              "or spelled out and used for training only (dev and test as with "
                              "skip)")
-    parser.add_argument("--max-duration-ratio", type=float, default=1.5,
+    parser.add_argument("--max-duration-ratio", type=float, default=MAX_DURATION_RATIO,
                         help="other speakers: longest ratio to the core recording's duration")
-    parser.add_argument("--max-chars-per-second", type=float, default=25.0,
+    parser.add_argument("--max-chars-per-second", type=float, default=MAX_CHARS_PER_SECOND,
                         help="leave out a recording shorter than its text at this rate (a "
                              "tone described in words: 'un suono beep'; fast speech is "
                              "15-22 characters a second)")
