@@ -11,7 +11,7 @@
 # Arguments: --stage N, --stop-stage M (or --stop_stage; also --stage=N), --force (redo the
 # selected stages even when done), VAR=value (exported), -h/--help (the recipe's header comment).
 # Stage sentinels: $EXP/.done/stageN.NAME (one per finished stage; a rerun skips the stage).
-# Helpers: log, warn, die, deprecated_var, want_stage, stage_done, tuned_weights,
+# Helpers: log, warn, die, deprecated_var, want_stage, stage_done, need_extra, tuned_weights,
 # collect_results, and asr/htr/ctc (the commands, run with $PYTHON).
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -117,6 +117,28 @@ stage_done() {
   mkdir -p "$EXP/.done"
   touch "$EXP/.done/stage$1.$2"
   _log_at 1 "stage $1 ($2): done"
+}
+
+# need_extra EXTRA MODULE...: when $PYTHON cannot import a MODULE, install the package's optional
+# EXTRA (pyproject.toml) into the repository's .venv, as the Makefile installs the others; with
+# another interpreter, exit naming the pip command
+need_extra() {
+  local extra="$1" missing=() module
+  shift
+  for module in "$@"; do
+    "$PYTHON" -c "import $module" 2>/dev/null || missing+=("$module")
+  done
+  [ "${#missing[@]}" -gt 0 ] || return 0
+  if [ "$PYTHON" != "$REPO/.venv/bin/python" ]; then
+    _log_at 1 "ERROR: $PYTHON lacks ${missing[*]}: $PYTHON -m pip install -e '$REPO[$extra]'"
+    exit 1
+  fi
+  _log_at 1 "installing the $extra extra into .venv (${missing[*]} missing)"
+  if ! CAROUSEL_SKIP_EXT=1 "$PYTHON" -m pip install -q --no-build-isolation -e "$REPO[$extra]" \
+      >&2; then
+    _log_at 1 "ERROR: pip could not install the $extra extra ($PYTHON -m pip install -e '.[$extra]')"
+    exit 1
+  fi
 }
 
 # tuned_weights FILE: set ALPHA and BETA from FILE, an lm_tuned.json of `ctc tune-lm`

@@ -9,10 +9,11 @@
 #   recipes/asterisk/run.sh LANG=it MIX=1 EXP=exp/asterisk-it-mix   # espeak-ng speech mixed in
 #
 # Stages (select with --stage N --stop-stage M):
-#   0 corpus    install the Debian packages (as root; else say which), extract the transcript
-#               package, build the LibriSpeech-layout corpus (tools/build_asterisk.py: 8 kHz
-#               FLAC, train/dev/test split by prompt text) and, with PRETRAIN=espeak or MIX=1,
-#               the espeak-ng corpus of the language (tools/synth_espeak_lang.py)
+#   0 corpus    install the Debian packages (as root; else say which) and, into .venv, the
+#               real-data extra (num2words) when missing, extract the transcript package,
+#               build the LibriSpeech-layout corpus (tools/build_asterisk.py: 8 kHz FLAC,
+#               train/dev/test split by prompt text) and, with PRETRAIN=espeak or MIX=1, the
+#               espeak-ng corpus of the language (tools/synth_espeak_lang.py)
 #   1 prepare   JSONL manifests (asr prepare librispeech) in MANIFESTS
 #   2 lm        word n-gram LM from the training transcripts (ctc lm build; LM_ORDER=0: none)
 #   3 pretrain  PRETRAIN=espeak: asr train on the espeak-ng speech (PRETRAIN_CONFIG, budget
@@ -164,6 +165,7 @@ conflicts with the other speakers' packages)"
 
 if want_stage 0 corpus "build the $CORPUS_LANG corpus in $CORPUS_ROOT"; then
   if [ "$SOUNDS" = /usr/share/asterisk/sounds ]; then install_packages; fi
+  if [ "$DIGITS" != skip ]; then need_extra real-data num2words; fi  # spells the numbers out
   extra=()
   if [ "$EXTRA_SPEAKERS" != 1 ]; then extra=(--extra none); fi
   if [ -n "$TRANSCRIPTS" ]; then

