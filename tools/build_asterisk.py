@@ -182,15 +182,16 @@ def _split_run_on_entries(seen: dict[str, list[tuple[str, str]]]) -> None:
     """Split texts that run on into other entries, in place.
 
     A missing line break in a package leaves two entries on one line (Italian line 576:
-    ``vm-tempremoved: Il tuo messaggio ... eliminato vm-then-pound: poi premere cancelletto``).
-    A text is cut where `` NAME: `` follows a space and NAME begins a line of the file; each
-    piece is one more entry of its name at the same line, so a piece whose name has another
-    text elsewhere makes that name "listed twice with different texts" (left out).
+    ``vm-tempremoved: Il tuo messaggio ... eliminato vm-then-pound: poi premere cancelletto``;
+    French line 486: ``... appuyez sur dièse.vm-review-nonurgent: Pour enlever ...``). A text is
+    cut where ``NAME:`` follows a space or a sentence's punctuation and NAME begins a line of
+    the file; each piece is one more entry of its name at the same line, so a piece whose name
+    has another text elsewhere makes that name "listed twice with different texts" (left out).
     """
     if not seen:
         return
     names = sorted(seen, key=len, reverse=True)   # the longest name first: conf-x before conf
-    cut = re.compile(r"(?<=\s)(" + "|".join(map(re.escape, names)) + r"):(?=\s|$)")
+    cut = re.compile(r"(?<=[\s.!?;,])(" + "|".join(map(re.escape, names)) + r"):(?=\s|$)")
     split = set()
     for name in list(seen):
         found = seen[name]

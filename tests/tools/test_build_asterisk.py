@@ -106,16 +106,22 @@ def test_run_on_lines_are_split_into_their_entries(tmp_path):
         "cancelletto\nvm-then-pound: quindi premere sterlina\n"
         "conf-a: Per disattivare la voce. conf-b: Per riattivare. conf-c: Sei solo.\n"
         "conf-c: Sei solo.\nconf-b: Premere uno: poi attendere\n"
-        "vm-options: Per registrare: il messaggio\n")
+        "vm-options: Per registrare: il messaggio\n"
+        "vm-prepend: Premere cancelletto.vm-urgent: Per segnare urgente, premere quattro.\n"
+        "vm-urgent: Per segnare urgente, premere quattro.\n")
     assert entries["vm-tempremoved"].text == "il tuo messaggio è stato eliminato"
     assert entries["conf-a"].text == "per disattivare la voce"
     assert entries["conf-c"].text == "sei solo"            # the same text on both lines: kept
     assert entries["vm-options"].text == "per registrare il messaggio"   # not a name: not cut
+    # the French line 486: the next entry's name glued to the full stop
+    assert entries["vm-prepend"].text == "premere cancelletto"
+    assert entries["vm-urgent"].text == "per segnare urgente premere quattro"
     text = "\n".join(skipped)
     assert f"{transcripts}:1: vm-then-pound: listed 2 times with different texts (lines 1, 2)" \
         in text
     assert f"{transcripts}:3: conf-b: listed 2 times with different texts (lines 3, 5)" in text
-    assert set(entries) == {"vm-tempremoved", "conf-a", "conf-c", "vm-options"}
+    assert set(entries) == {"vm-tempremoved", "conf-a", "conf-c", "vm-options", "vm-prepend",
+                            "vm-urgent"}
 
 
 def test_recordings_too_short_for_their_text_are_left_out(tmp_path):
