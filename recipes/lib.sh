@@ -136,7 +136,7 @@ need_extra() {
   _log_at 1 "installing the $extra extra into .venv (${missing[*]} missing)"
   if ! CAROUSEL_SKIP_EXT=1 "$PYTHON" -m pip install -q --no-build-isolation -e "$REPO[$extra]" \
       >&2; then
-    _log_at 1 "ERROR: pip could not install the $extra extra ($PYTHON -m pip install -e '.[$extra]')"
+    _log_at 1 "ERROR: pip could not install the $extra extra: $PYTHON -m pip install -e '$REPO[$extra]'"
     exit 1
   fi
 }
