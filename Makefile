@@ -13,13 +13,16 @@ APT_PACKAGES := espeak-ng sox libsndfile1 fonts-dkg-handwriting fonts-bwht fonts
 	fonts-ecolier-court fonts-femkeklaver fonts-kaushanscript fonts-leckerli-one fonts-lobster \
 	fonts-havana fonts-tlwg-purisa-ttf fonts-yusei-magic chromium \
 	cmake libboost-program-options-dev libboost-system-dev libboost-thread-dev libboost-test-dev
-CSRC := $(shell find ctc/csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh')
+CSRC := $(shell find ctc/csrc -name '*.cpp' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' 2>/dev/null)
 EXT_STAMP := build/.extension-built
 KENLM_BIN := build/kenlm/bin
 PYTEST_ARGS ?=
+# install_package,EXTRAS: the package, editable, with EXTRAS (comma-separated); the extension is
+# built apart (build), against the torch already installed
+install_package = CAROUSEL_SKIP_EXT=1 $(PIP) install -q --no-build-isolation -e '.[$(1)]'
 
-.PHONY: demo test test-slow test-all venv system-packages build kenlm-tools lint bench bench-decode \
-	bench-score bench-train bench-transcribe bench-report bench-recognize clean
+.PHONY: demo test test-slow test-all venv install-extra system-packages build kenlm-tools lint \
+	bench bench-decode bench-score bench-train bench-transcribe bench-report bench-recognize clean
 
 demo: $(EXT_STAMP)
 	$(PY) tools/demo.py $(DEMO_ARGS)
@@ -54,10 +57,17 @@ $(VENV)/.installed: pyproject.toml setup.py | system-packages
 	$(PIP) install -q --upgrade pip setuptools wheel ninja
 	$(PIP) install -q $(TORCH_SPEC)
 	$(PIP) install -q kenlm
-	CAROUSEL_SKIP_EXT=1 $(PIP) install -q --no-build-isolation -e '.[$(EXTRAS)]'
+	$(call install_package,$(EXTRAS))
 	$(PIP) install -q --no-deps pyctcdecode pygtrie
 	$(PIP) install -q --no-deps ocrd-validators || echo "warning: no ocrd-validators: the PAGE schema tests will be skipped" >&2
 	touch $@
+
+# one more optional extra into the existing .venv: make install-extra EXTRA=real-data (the
+# recipes run it when a module of the extra is missing)
+install-extra:
+	@test -x $(PY) || { echo "install-extra: no $(PY) (make venv first)" >&2; exit 1; }
+	@test -n "$(EXTRA)" || { echo "install-extra: name the extra: EXTRA=real-data" >&2; exit 2; }
+	$(call install_package,$(EXTRA))
 
 build: $(EXT_STAMP)
 

@@ -120,8 +120,8 @@ stage_done() {
 }
 
 # need_extra EXTRA MODULE...: when $PYTHON cannot import a MODULE, install the package's optional
-# EXTRA (pyproject.toml) into the repository's .venv, as the Makefile installs the others; with
-# another interpreter, exit naming the pip command
+# EXTRA (pyproject.toml) into the repository's .venv (make install-extra, the Makefile's way of
+# installing the package); with another interpreter, exit naming the pip command
 need_extra() {
   local extra="$1" missing=() module
   shift
@@ -134,9 +134,8 @@ need_extra() {
     exit 1
   fi
   _log_at 1 "installing the $extra extra into .venv (${missing[*]} missing)"
-  if ! CAROUSEL_SKIP_EXT=1 "$PYTHON" -m pip install -q --no-build-isolation -e "$REPO[$extra]" \
-      >&2; then
-    _log_at 1 "ERROR: pip could not install the $extra extra: $PYTHON -m pip install -e '$REPO[$extra]'"
+  if ! make -s -C "$REPO" install-extra "EXTRA=$extra" >&2; then
+    _log_at 1 "ERROR: could not install the $extra extra: make -C '$REPO' install-extra EXTRA=$extra"
     exit 1
   fi
 }

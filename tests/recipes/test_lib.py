@@ -187,11 +187,12 @@ exit "${PIP_RC:-0}"
 
 @pytest.mark.parametrize("pip_rc", [0, 1])
 def test_need_extra_installs_into_the_repository_venv(tmp_path, pip_rc):
-    """With the repository's .venv as PYTHON the extra is installed there, as the Makefile does
-    (the extension not rebuilt); a failed pip is one error line naming the command."""
+    """With the repository's .venv as PYTHON the extra is installed there by the Makefile's
+    install-extra (the extension not rebuilt); a failure is one error line naming the command."""
     repo = tmp_path / "repo"
     (repo / "recipes").mkdir(parents=True)
     shutil.copy(LIB, repo / "recipes/lib.sh")
+    shutil.copy(ROOT / "Makefile", repo / "Makefile")
     python = repo / ".venv/bin/python"
     python.parent.mkdir(parents=True)
     python.write_text(FAKE_VENV_PYTHON)
@@ -201,14 +202,28 @@ def test_need_extra_installs_into_the_repository_venv(tmp_path, pip_rc):
                       "need_extra real-data mlxtend\nneed_extra real-data mlxtend\necho next\n")
     proc = run(script, PYTHON=str(python), PIP_RC=str(pip_rc))
     calls = (python.parent / "calls").read_text().splitlines()
-    assert calls == [f"CAROUSEL_SKIP_EXT=1 -m pip install -q --no-build-isolation -e "
-                     f"{repo}[real-data]"]
+    assert calls == ["CAROUSEL_SKIP_EXT=1 -m pip install -q --no-build-isolation -e .[real-data]"]
     assert "installing the real-data extra into .venv (mlxtend missing)" in proc.stderr
     if pip_rc == 0:   # installed once: the second call finds the module
         assert proc.returncode == 0 and proc.stdout == "next\n", proc.stderr
     else:
         assert proc.returncode == 1 and proc.stdout == ""
-        assert "ERROR: pip could not install the real-data extra" in proc.stderr.splitlines()[-1]
+        assert f"ERROR: could not install the real-data extra: make -C '{repo}' install-extra " \
+            "EXTRA=real-data" in proc.stderr.splitlines()[-1]
+
+
+def test_make_install_extra_needs_the_venv_and_a_name(tmp_path):
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    make = ["make", "-s", "-C", str(tmp_path), "install-extra"]
+    proc = subprocess.run([*make, "EXTRA=real-data"], capture_output=True, text=True, check=False)
+    assert proc.returncode != 0 and "no .venv/bin/python (make venv first)" in proc.stderr
+    python = tmp_path / ".venv/bin/python"
+    python.parent.mkdir(parents=True)
+    python.write_text(FAKE_VENV_PYTHON)
+    python.chmod(0o755)
+    proc = subprocess.run(make, capture_output=True, text=True, check=False)
+    assert proc.returncode != 0 and "name the extra: EXTRA=real-data" in proc.stderr
+    assert not (python.parent / "calls").exists()
 
 
 def test_collect_results(tmp_path):
