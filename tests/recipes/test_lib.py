@@ -185,6 +185,15 @@ exit "${PIP_RC:-0}"
 """
 
 
+def _fake_venv_python(repo: Path) -> Path:
+    """repo/.venv/bin/python as FAKE_VENV_PYTHON; its pip calls land in the file calls beside it."""
+    python = repo / ".venv/bin/python"
+    python.parent.mkdir(parents=True)
+    python.write_text(FAKE_VENV_PYTHON)
+    python.chmod(0o755)
+    return python
+
+
 @pytest.mark.parametrize("pip_rc", [0, 1])
 def test_need_extra_installs_into_the_repository_venv(tmp_path, pip_rc):
     """With the repository's .venv as PYTHON the extra is installed there by the Makefile's
@@ -193,10 +202,7 @@ def test_need_extra_installs_into_the_repository_venv(tmp_path, pip_rc):
     (repo / "recipes").mkdir(parents=True)
     shutil.copy(LIB, repo / "recipes/lib.sh")
     shutil.copy(ROOT / "Makefile", repo / "Makefile")
-    python = repo / ".venv/bin/python"
-    python.parent.mkdir(parents=True)
-    python.write_text(FAKE_VENV_PYTHON)
-    python.chmod(0o755)
+    python = _fake_venv_python(repo)
     script = tmp_path / "snippet.sh"
     script.write_text(f'set -euo pipefail\n. "{repo}/recipes/lib.sh"\nrecipe_init\n'
                       "need_extra real-data mlxtend\nneed_extra real-data mlxtend\necho next\n")
@@ -217,10 +223,7 @@ def test_make_install_extra_needs_the_venv_and_a_name(tmp_path):
     make = ["make", "-s", "-C", str(tmp_path), "install-extra"]
     proc = subprocess.run([*make, "EXTRA=real-data"], capture_output=True, text=True, check=False)
     assert proc.returncode != 0 and "no .venv/bin/python (make venv first)" in proc.stderr
-    python = tmp_path / ".venv/bin/python"
-    python.parent.mkdir(parents=True)
-    python.write_text(FAKE_VENV_PYTHON)
-    python.chmod(0o755)
+    python = _fake_venv_python(tmp_path)
     proc = subprocess.run(make, capture_output=True, text=True, check=False)
     assert proc.returncode != 0 and "name the extra: EXTRA=real-data" in proc.stderr
     assert not (python.parent / "calls").exists()
