@@ -8,12 +8,12 @@
 #   speech mixed into the real set, from scratch), pretrain-mix (fine-tuned from the pretrained
 #   model with espeak-ng speech mixed in), pretrain-long (as pretrain-mix, pretrained for
 #   LONG_PRETRAIN_MINUTES on LONG_ESPEAK_UTTS espeak-ng utterances and the real training sets of
-#   the two other languages) -- then the MNIST digit lines in 15 minutes
-#   (recipes/mnist/run.sh). Every run is scored greedy, with the LM of its training
-#   transcripts, and with the LM of the transcripts and more text of the language
-#   (LM_MORE_TEXT=mo: the gettext catalogues; "" leaves it out). Writes OUT/SUMMARY.md (every
-#   number of the table, the wall time of each training stage against its budget) and
-#   OUT/logs/*.log.
+#   the two other languages, fine-tuned on the core speaker alone: TRAIN_SPEAKERS=core) --
+#   then the MNIST digit lines in 15 minutes (recipes/mnist/run.sh). Every run is scored
+#   greedy, with the LM of its training transcripts, and with the LM of the transcripts and more
+#   text of the language (LM_MORE_TEXT=mo: the gettext catalogues; "" leaves it out). Writes
+#   OUT/SUMMARY.md (every number of the table, the wall time of each training stage against its
+#   budget) and OUT/logs/*.log.
 #
 #   recipes/asterisk/final_runs.sh [VAR=value ...]
 #   recipes/asterisk/final_runs.sh LANGS="es" JOBS=2
@@ -101,7 +101,8 @@ real() {  # real LANG ARGS...: the pretrain-real run of LANG
 long() {  # long LANG ARGS...: the pretrain-long run of LANG (its own, larger espeak-ng corpus)
   local lang="$1"
   shift
-  asterisk "$lang" pretrain-long PRETRAIN=espeak MIX=1 "ESPEAK_UTTS=$LONG_ESPEAK_UTTS" \
+  asterisk "$lang" pretrain-long PRETRAIN=espeak MIX=1 TRAIN_SPEAKERS=core \
+    "ESPEAK_UTTS=$LONG_ESPEAK_UTTS" \
     "ESPEAK_ROOT=$DATA/espeak-long-$lang" "PRETRAIN_REAL=$(other_real "$lang")" \
     "PRETRAIN_MINUTES=$LONG_PRETRAIN_MINUTES" "$@"
 }

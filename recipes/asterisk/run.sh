@@ -51,6 +51,9 @@
 #                       runs can share one pretraining
 #   FINETUNE_ARGS="--set model.dropout=0.1"   extra train arguments after pretraining
 #   MIX_UTTS=1000       espeak-ng utterances mixed in with MIX=1
+#   TRAIN_SPEAKERS=all  all | core: stage 4 trains on every training speaker, or on the core
+#                       speaker alone (the speaker of the dev set, whom dev and test hold); the
+#                       other speakers stay in the corpus (other languages pretrain on them)
 #   EXP                 experiment folder (exp/asterisk-LANG[-pretrain][-mix])
 #   MANIFESTS=CORPUS_ROOT/manifests
 #   LM_ORDER=3          n-gram order (0: no LM); the LM text is the training transcripts
@@ -96,7 +99,12 @@ PRETRAIN_REAL="${PRETRAIN_REAL:-}"
 PRETRAIN_REAL_REPEAT="${PRETRAIN_REAL_REPEAT:-2}"
 FINETUNE_ARGS="${FINETUNE_ARGS:---set model.dropout=0.1}"
 MIX_UTTS="${MIX_UTTS:-1000}"
+TRAIN_SPEAKERS="${TRAIN_SPEAKERS:-all}"
 case "$PRETRAIN" in none | espeak) ;; *) die "PRETRAIN=$PRETRAIN: choose none or espeak" ;; esac
+case "$TRAIN_SPEAKERS" in
+  all | core) ;;
+  *) die "TRAIN_SPEAKERS=$TRAIN_SPEAKERS: choose all or core" ;;
+esac
 suffix=""
 if [ "$PRETRAIN" = espeak ]; then suffix="$suffix-pretrain"; fi
 if [ "$MIX" = 1 ]; then suffix="$suffix-mix"; fi
@@ -161,6 +169,39 @@ conflicts with the other speakers' packages)"
     || { [ "$(id -u)" = 0 ] && apt-get update -qq && apt-get download -qq "$pkg" 2>/dev/null; }; }) \
     || die "cannot download $pkg: install it (apt-get install $pkg) or extract it into $debs"
   dpkg-deb -x "$debs/${pkg}_"*.deb "$debs"
+}
+
+# the real training set of stage 4 (its path on stdout): the corpus's, or with
+# TRAIN_SPEAKERS=core its utterances by the speakers of the dev set, in EXP/train-core.jsonl
+real_training_set() {
+  if [ "$TRAIN_SPEAKERS" = all ]; then echo "$MANIFESTS/train.jsonl"; return 0; fi
+  mkdir -p "$EXP"
+  "$PYTHON" - "$MANIFESTS/train.jsonl" "$MANIFESTS/dev.jsonl" "$EXP/train-core.jsonl" <<'EOF' || exit 1
+import json, os, sys
+from pathlib import Path
+train, dev, out = sys.argv[1:4]
+
+def records(path):
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        sys.exit(f"TRAIN_SPEAKERS=core: cannot read {path} ({err.strerror})")
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                yield line, json.loads(line).get("speaker")
+            except (ValueError, AttributeError):
+                sys.exit(f"TRAIN_SPEAKERS=core: {path}:{number}: not a JSON manifest record")
+
+core = {speaker for _, speaker in records(dev)}
+kept = [line for line, speaker in records(train) if speaker in core]
+if not kept:
+    sys.exit(f"TRAIN_SPEAKERS=core: no utterance of {train} is by a speaker of {dev}")
+Path(out + ".tmp").write_text("\n".join(kept) + "\n", encoding="utf-8")
+os.replace(out + ".tmp", out)
+print(f"{out}: {len(kept)} utterances of the core speaker", file=sys.stderr)
+EOF
+  echo "$EXP/train-core.jsonl"
 }
 
 if want_stage 0 corpus "build the $CORPUS_LANG corpus in $CORPUS_ROOT"; then
@@ -259,10 +300,11 @@ EOF
 fi
 
 if want_stage 4 train "train on the real set ($MINUTES min) with $CONFIG into $EXP"; then
-  train="$MANIFESTS/train.jsonl"
+  real_set="$(real_training_set)"
+  train="$real_set"
   if [ "$MIX" = 1 ]; then
     train="$EXP/train-mix.jsonl"
-    { cat "$MANIFESTS/train.jsonl"; head -n "$MIX_UTTS" "$ESPEAK_MANIFESTS/train-espeak.jsonl"; } \
+    { cat "$real_set"; head -n "$MIX_UTTS" "$ESPEAK_MANIFESTS/train-espeak.jsonl"; } \
       > "$train.tmp"
     mv "$train.tmp" "$train"
   fi
@@ -340,8 +382,13 @@ EOF
       echo "Pretraining (not in the budget above): $PRETRAIN_EXP on $(wc -l < "$ESPEAK_MANIFESTS/train-espeak.jsonl") espeak-ng utterances, budget ${budget:-?} min; fine-tuning $FINETUNE_ARGS."
     fi
     if [ -n "$PRETRAIN_REAL" ]; then echo "Pretrained also on real speech of other languages: $PRETRAIN_REAL (${PRETRAIN_REAL_REPEAT}x)."; fi
+    real_set="$MANIFESTS/train.jsonl"
+    if [ "$TRAIN_SPEAKERS" = core ]; then
+      real_set="$EXP/train-core.jsonl"
+      echo "Trained on the core speaker alone (TRAIN_SPEAKERS=core): $(wc -l < "$real_set") of $(wc -l < "$MANIFESTS/train.jsonl") training utterances."
+    fi
     if [ "$MIX" = 1 ]; then
-      mixed=$(( $(wc -l < "$EXP/train-mix.jsonl") - $(wc -l < "$MANIFESTS/train.jsonl") ))
+      mixed=$(( $(wc -l < "$EXP/train-mix.jsonl") - $(wc -l < "$real_set") ))
       echo "Mixed in: $mixed espeak-ng utterances (MIX_UTTS=$MIX_UTTS)."
     fi
     if [ -n "$LM_MORE_TEXT" ]; then

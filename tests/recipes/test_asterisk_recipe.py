@@ -1,7 +1,8 @@
 """Slow: the Asterisk recipe end to end at toy size (stages 0-6, pretraining on espeak-ng speech
-and fine-tuning with --init, budgets of seconds) on a stand-in of the Debian packages: Spanish
-prompts spoken by espeak-ng at 8 kHz in a sounds tree with their transcripts (the packages
-themselves are not needed)."""
+and fine-tuning with --init on the core speaker alone with generated speech mixed in, budgets of
+seconds) on a stand-in of the Debian packages: Spanish prompts spoken by espeak-ng at 8 kHz in a
+sounds tree with their transcripts, and by another espeak-ng voice as the other speaker (the
+packages themselves are not needed)."""
 
 from __future__ import annotations
 
@@ -45,24 +46,28 @@ WORDS = ("por favor ingrese su contraseña gracias adiós la conferencia ha sido
 
 
 def stand_in(work: Path) -> tuple[Path, Path]:
-    """espeak-ng Spanish prompts at 8 kHz under sounds/es_MX_f_Allison, and transcripts."""
+    """espeak-ng Spanish prompts at 8 kHz under sounds/es_MX_f_Allison (the core speaker) and,
+    in another voice, under sounds/es (the other speaker's folder), and transcripts."""
     rng = np.random.default_rng(0)
     sounds = work / "sounds" / "es_MX_f_Allison"
     sounds.mkdir(parents=True)
+    other = work / "sounds" / "es"
+    other.mkdir()
     lines = ["; stand-in of core-sounds-es.txt", "beep: [tono]", "marque: marque 1"]
     prompts = [("marque", "marque uno")]
     for i in range(40):
         text = " ".join(rng.choice(WORDS, size=int(rng.integers(2, 6))))
         lines.append(f"prompt-{i:02d}: {text.capitalize()}.")
         prompts.append((f"prompt-{i:02d}", text))
-    for name, text in prompts:
-        wav = subprocess.run(["espeak-ng", "-v", "es", "--stdout", text], capture_output=True,
-                             check=True).stdout
-        wave, rate = sf.read(io.BytesIO(wav), dtype="float32")
-        import soxr
+    import soxr
 
-        sf.write(sounds / f"{name}.wav", soxr.resample(wave, rate, 8000), 8000,
-                 subtype="PCM_16")
+    for name, text in prompts:
+        for folder, voice in ((sounds, "es"), (other, "es+f2")):
+            wav = subprocess.run(["espeak-ng", "-v", voice, "--stdout", text],
+                                 capture_output=True, check=True).stdout
+            wave, rate = sf.read(io.BytesIO(wav), dtype="float32")
+            sf.write(folder / f"{name}.wav", soxr.resample(wave, rate, 8000), 8000,
+                     subtype="PCM_16")
     transcripts = work / "core-sounds-es.txt.gz"
     with gzip.open(transcripts, "wt", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
@@ -103,7 +108,7 @@ def recipe_run(tmp_path_factory):
                PRETRAIN_MINUTES="0.5", TEST_FRACTION="0.2", DEV_FRACTION="0.2", BEAM="8",
                ALPHA_GRID="0.5 1.0", BETA_GRID="0.0 2.0", OMP_NUM_THREADS="1",
                PRETRAIN_REAL=str(other_language(work)), LM_MORE_TEXT=str(work / "more.txt"),
-               DIGITS=DIGITS)
+               DIGITS=DIGITS, TRAIN_SPEAKERS="core", MIX="1", MIX_UTTS="5")
     proc = subprocess.run([*RECIPE, "LANG=es"], env=env, capture_output=True, text=True,
                           timeout=1500, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -122,6 +127,12 @@ def test_recipe_runs_all_stages(recipe_run):
     assert ("marque uno" in lm_text) == (DIGITS == "train")
     assert "marque uno" not in (corpus / "heldout-text.txt").read_text(encoding="utf-8")
     assert (exp / "pretrain" / "checkpoint_choice.json").is_file()
+    train = (corpus / "manifests" / "train.jsonl").read_text().splitlines()
+    core = (exp / "train-core.jsonl").read_text().splitlines()
+    assert {json.loads(line)["speaker"] for line in train} == {"101", "102"}
+    assert core == [line for line in train if json.loads(line)["speaker"] == "101"]
+    mixed = (exp / "train-mix.jsonl").read_text().splitlines()
+    assert mixed[:len(core)] == core and len(mixed) == len(core) + 5
     assert "--init" not in proc.stderr or "error" not in proc.stderr
     results = (exp / "RESULTS.md").read_text()
     rates = r"\| [\d.]+ \| [\d.]+ \|"
@@ -131,6 +142,11 @@ def test_recipe_runs_all_stages(recipe_run):
     assert re.search(r"^\| test \| \d+ \| [\d.]+ \| \d+ \| es_MX_f_Allison \d+ \|", results,
                      re.M), results
     assert "Pretraining (not in the budget above)" in results
+    assert re.search(r"^\| train \| \d+ \| [\d.]+ \| \d+ \| es_MX_f_Allison \d+, es \d+ \|",
+                     results, re.M), results
+    assert (f"Trained on the core speaker alone (TRAIN_SPEAKERS=core): {len(core)} of "
+            f"{len(train)} training utterances." in results), results
+    assert "Mixed in: 5 espeak-ng utterances (MIX_UTTS=5)." in results
     assert "Pretrained also on real speech of other languages" in results
     ids = [json.loads(line)["id"] for line in
            (exp / "pretrain" / "train-pretrain.jsonl").read_text().splitlines()]
