@@ -126,6 +126,8 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-$THREADS}"
 
 LM="$EXP/lm/${LM_ORDER}gram.arpa"
 LM_MORE="$EXP/lm/${LM_ORDER}gram-more.arpa"
+REAL_SET="$MANIFESTS/train.jsonl"  # the real training set of stage 4
+if [ "$TRAIN_SPEAKERS" = core ]; then REAL_SET="$EXP/train-core.jsonl"; fi
 ESPEAK_MANIFESTS="$ESPEAK_ROOT/manifests"
 use_espeak=0
 if [ "$PRETRAIN" = espeak ] || [ "$MIX" = 1 ]; then use_espeak=1; fi
@@ -171,12 +173,10 @@ conflicts with the other speakers' packages)"
   dpkg-deb -x "$debs/${pkg}_"*.deb "$debs"
 }
 
-# the real training set of stage 4 (its path on stdout): the corpus's, or with
-# TRAIN_SPEAKERS=core its utterances by the speakers of the dev set, in EXP/train-core.jsonl
-real_training_set() {
-  if [ "$TRAIN_SPEAKERS" = all ]; then echo "$MANIFESTS/train.jsonl"; return 0; fi
+# REAL_SET with TRAIN_SPEAKERS=core: the training utterances by the speakers of the dev set
+write_core_set() {
   mkdir -p "$EXP"
-  "$PYTHON" - "$MANIFESTS/train.jsonl" "$MANIFESTS/dev.jsonl" "$EXP/train-core.jsonl" <<'EOF' || exit 1
+  "$PYTHON" - "$MANIFESTS/train.jsonl" "$MANIFESTS/dev.jsonl" "$REAL_SET" <<'EOF' || exit 1
 import json, os, sys
 from pathlib import Path
 train, dev, out = sys.argv[1:4]
@@ -201,7 +201,6 @@ Path(out + ".tmp").write_text("\n".join(kept) + "\n", encoding="utf-8")
 os.replace(out + ".tmp", out)
 print(f"{out}: {len(kept)} utterances of the core speaker", file=sys.stderr)
 EOF
-  echo "$EXP/train-core.jsonl"
 }
 
 if want_stage 0 corpus "build the $CORPUS_LANG corpus in $CORPUS_ROOT"; then
@@ -300,11 +299,11 @@ EOF
 fi
 
 if want_stage 4 train "train on the real set ($MINUTES min) with $CONFIG into $EXP"; then
-  real_set="$(real_training_set)"
-  train="$real_set"
+  if [ "$TRAIN_SPEAKERS" = core ]; then write_core_set; fi
+  train="$REAL_SET"
   if [ "$MIX" = 1 ]; then
     train="$EXP/train-mix.jsonl"
-    { cat "$real_set"; head -n "$MIX_UTTS" "$ESPEAK_MANIFESTS/train-espeak.jsonl"; } \
+    { cat "$REAL_SET"; head -n "$MIX_UTTS" "$ESPEAK_MANIFESTS/train-espeak.jsonl"; } \
       > "$train.tmp"
     mv "$train.tmp" "$train"
   fi
@@ -382,13 +381,11 @@ EOF
       echo "Pretraining (not in the budget above): $PRETRAIN_EXP on $(wc -l < "$ESPEAK_MANIFESTS/train-espeak.jsonl") espeak-ng utterances, budget ${budget:-?} min; fine-tuning $FINETUNE_ARGS."
     fi
     if [ -n "$PRETRAIN_REAL" ]; then echo "Pretrained also on real speech of other languages: $PRETRAIN_REAL (${PRETRAIN_REAL_REPEAT}x)."; fi
-    real_set="$MANIFESTS/train.jsonl"
     if [ "$TRAIN_SPEAKERS" = core ]; then
-      real_set="$EXP/train-core.jsonl"
-      echo "Trained on the core speaker alone (TRAIN_SPEAKERS=core): $(wc -l < "$real_set") of $(wc -l < "$MANIFESTS/train.jsonl") training utterances."
+      echo "Trained on the core speaker alone (TRAIN_SPEAKERS=core): $(wc -l < "$REAL_SET") of $(wc -l < "$MANIFESTS/train.jsonl") training utterances."
     fi
     if [ "$MIX" = 1 ]; then
-      mixed=$(( $(wc -l < "$EXP/train-mix.jsonl") - $(wc -l < "$real_set") ))
+      mixed=$(( $(wc -l < "$EXP/train-mix.jsonl") - $(wc -l < "$REAL_SET") ))
       echo "Mixed in: $mixed espeak-ng utterances (MIX_UTTS=$MIX_UTTS)."
     fi
     if [ -n "$LM_MORE_TEXT" ]; then
