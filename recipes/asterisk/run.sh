@@ -46,6 +46,9 @@
 #   PRETRAIN_REAL=""    real speech of other languages pretrained on with the espeak-ng speech:
 #                       manifests (e.g. the train.jsonl of the other languages' corpora), each
 #                       PRETRAIN_REAL_REPEAT=2 times; never this language's own real set
+#   PRETRAIN_OTHER_SPEAKERS=0   1 (with TRAIN_SPEAKERS=core): pretrain also on this language's
+#                       training utterances by the other speakers (not the dev set's),
+#                       PRETRAIN_REAL_REPEAT times; the core speaker's stay for stage 4
 #   PRETRAIN_EXP=EXP/pretrain   where the pretrained model goes; one that holds a finished
 #                       model (checkpoint_choice.json) is used as it is, so several fine-tuning
 #                       runs can share one pretraining
@@ -100,10 +103,18 @@ PRETRAIN_REAL_REPEAT="${PRETRAIN_REAL_REPEAT:-2}"
 FINETUNE_ARGS="${FINETUNE_ARGS:---set model.dropout=0.1}"
 MIX_UTTS="${MIX_UTTS:-1000}"
 TRAIN_SPEAKERS="${TRAIN_SPEAKERS:-all}"
+PRETRAIN_OTHER_SPEAKERS="${PRETRAIN_OTHER_SPEAKERS:-0}"
 case "$PRETRAIN" in none | espeak) ;; *) die "PRETRAIN=$PRETRAIN: choose none or espeak" ;; esac
 case "$TRAIN_SPEAKERS" in
   all | core) ;;
   *) die "TRAIN_SPEAKERS=$TRAIN_SPEAKERS: choose all or core" ;;
+esac
+case "$PRETRAIN_OTHER_SPEAKERS" in
+  0) ;;
+  1) [ "$TRAIN_SPEAKERS" = core ] \
+       || die "PRETRAIN_OTHER_SPEAKERS=1 needs TRAIN_SPEAKERS=core (else stage 4 trains on them too)"
+     [ "$PRETRAIN" = espeak ] || die "PRETRAIN_OTHER_SPEAKERS=1 needs PRETRAIN=espeak" ;;
+  *) die "PRETRAIN_OTHER_SPEAKERS=$PRETRAIN_OTHER_SPEAKERS: choose 0 or 1" ;;
 esac
 suffix=""
 if [ "$PRETRAIN" = espeak ]; then suffix="$suffix-pretrain"; fi
@@ -262,33 +273,61 @@ if want_stage 3 pretrain "pretrain on espeak-ng speech ($PRETRAIN_MINUTES min) i
     resume=()
     if [ -f "$PRETRAIN_EXP/last.pt" ] && [ "$force" = 0 ]; then resume=(--resume); fi
     pretrain_set="$ESPEAK_MANIFESTS/train-espeak.jsonl"
-    if [ -n "$PRETRAIN_REAL" ]; then
+    if [ -n "$PRETRAIN_REAL" ] || [ "$PRETRAIN_OTHER_SPEAKERS" = 1 ]; then
       mkdir -p "$PRETRAIN_EXP"
       pretrain_set="$PRETRAIN_EXP/train-pretrain.jsonl"
+      others_of=""  # with PRETRAIN_OTHER_SPEAKERS=1: the dev set, whose speakers are left out
+      if [ "$PRETRAIN_OTHER_SPEAKERS" = 1 ]; then others_of="$MANIFESTS/dev.jsonl"; fi
       # shellcheck disable=SC2086  # PRETRAIN_REAL is a list of manifests
       "$PYTHON" - "$pretrain_set" "$PRETRAIN_REAL_REPEAT" "$MANIFESTS/train.jsonl" \
-        "$ESPEAK_MANIFESTS/train-espeak.jsonl" $PRETRAIN_REAL <<'EOF' || exit 1
+        "$ESPEAK_MANIFESTS/train-espeak.jsonl" "$others_of" $PRETRAIN_REAL <<'EOF' || exit 1
 """The pretraining manifest: the espeak-ng speech, then each real manifest REPEAT times with
-its ids and speakers prefixed by the manifest's number and the copy, so that none collide."""
+its ids and speakers prefixed by the manifest's number and the copy, so that none collide; with
+a dev set, also the own training utterances of the speakers that dev does not hold."""
 import json, os, sys
 from pathlib import Path
-out, repeat, own, espeak, real = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+out, repeat, own, espeak, others_of = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6]
+real = sys.argv[6:]
+
+
+def records(path, what):
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        sys.exit(f"{what}: {path}: cannot read ({err.strerror})")
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+                record["id"]
+            except (ValueError, TypeError, KeyError):
+                sys.exit(f"{what}: {path}:{number}: not a JSON manifest record")
+            yield record
+
+
 lines = Path(espeak).read_text(encoding="utf-8").splitlines()
+sources = []
 for k, path in enumerate(real):
     if os.path.realpath(path) == os.path.realpath(own):
         sys.exit(f"PRETRAIN_REAL: {path} is this language's own training set")
-    try:
-        records = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()
-                   if line.strip()]
-    except (OSError, ValueError) as err:
-        sys.exit(f"PRETRAIN_REAL: {path}: cannot read ({err})")
+    sources.append((f"real{k}", list(records(path, "PRETRAIN_REAL"))))
+if others_of:
+    core = {r.get("speaker") for r in records(others_of, "PRETRAIN_OTHER_SPEAKERS=1")}
+    others = [r for r in records(own, "PRETRAIN_OTHER_SPEAKERS=1") if r.get("speaker") not in core]
+    if not others:
+        sys.exit(f"PRETRAIN_OTHER_SPEAKERS=1: every utterance of {own} is by a speaker of {others_of}")
+    sources.append(("own", others))
+for prefix, chosen in sources:
     for copy in range(repeat):
-        for r in records:
-            r = dict(r, id=f"real{k}.{copy}-{r['id']}", speaker=f"real{k}-{r.get('speaker', '')}")
+        for r in chosen:
+            r = dict(r, id=f"{prefix}.{copy}-{r['id']}", speaker=f"{prefix}-{r.get('speaker', '')}")
             lines.append(json.dumps(r, ensure_ascii=False))
 Path(out + ".tmp").write_text("\n".join(lines) + "\n", encoding="utf-8")
 os.replace(out + ".tmp", out)
-print(f"{out}: {len(lines)} utterances (espeak-ng and {len(real)} real manifest(s))")
+told = f"{len(real)} real manifest(s)"
+if others_of:
+    told += f", {len(others)} utterances of this language's other speakers"
+print(f"{out}: {len(lines)} utterances (espeak-ng, {told}; {repeat}x each)")
 EOF
     fi
     asr train --config "$PRETRAIN_CONFIG" --train "$pretrain_set" \
@@ -381,6 +420,9 @@ EOF
       echo "Pretraining (not in the budget above): $PRETRAIN_EXP on $(wc -l < "$ESPEAK_MANIFESTS/train-espeak.jsonl") espeak-ng utterances, budget ${budget:-?} min; fine-tuning $FINETUNE_ARGS."
     fi
     if [ -n "$PRETRAIN_REAL" ]; then echo "Pretrained also on real speech of other languages: $PRETRAIN_REAL (${PRETRAIN_REAL_REPEAT}x)."; fi
+    if [ "$PRETRAIN_OTHER_SPEAKERS" = 1 ]; then
+      echo "Pretrained also on this language's other speakers (PRETRAIN_OTHER_SPEAKERS=1): $(grep -c '"id": "own\.0-' "$PRETRAIN_EXP/train-pretrain.jsonl" || true) training utterances (${PRETRAIN_REAL_REPEAT}x)."
+    fi
     if [ "$TRAIN_SPEAKERS" = core ]; then
       echo "Trained on the core speaker alone (TRAIN_SPEAKERS=core): $(wc -l < "$REAL_SET") of $(wc -l < "$MANIFESTS/train.jsonl") training utterances."
     fi

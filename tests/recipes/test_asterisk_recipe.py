@@ -1,8 +1,8 @@
 """Slow: the Asterisk recipe end to end at toy size (stages 0-6, pretraining on espeak-ng speech
-and fine-tuning with --init on the core speaker alone with generated speech mixed in, budgets of
-seconds) on a stand-in of the Debian packages: Spanish prompts spoken by espeak-ng at 8 kHz in a
-sounds tree with their transcripts, and by another espeak-ng voice as the other speaker (the
-packages themselves are not needed)."""
+with the other speaker, and fine-tuning with --init on the core speaker alone with generated
+speech mixed in, budgets of seconds) on a stand-in of the Debian packages: Spanish prompts spoken
+by espeak-ng at 8 kHz in a sounds tree with their transcripts, and by another espeak-ng voice as
+the other speaker (the packages themselves are not needed)."""
 
 from __future__ import annotations
 
@@ -108,7 +108,8 @@ def recipe_run(tmp_path_factory):
                PRETRAIN_MINUTES="0.5", TEST_FRACTION="0.2", DEV_FRACTION="0.2", BEAM="8",
                ALPHA_GRID="0.5 1.0", BETA_GRID="0.0 2.0", OMP_NUM_THREADS="1",
                PRETRAIN_REAL=str(other_language(work)), LM_MORE_TEXT=str(work / "more.txt"),
-               DIGITS=DIGITS, TRAIN_SPEAKERS="core", MIX="1", MIX_UTTS="5")
+               DIGITS=DIGITS, TRAIN_SPEAKERS="core", MIX="1", MIX_UTTS="5",
+               PRETRAIN_OTHER_SPEAKERS="1")
     proc = subprocess.run([*RECIPE, "LANG=es"], env=env, capture_output=True, text=True,
                           timeout=1500, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -150,7 +151,11 @@ def test_recipe_runs_all_stages(recipe_run):
     assert "Pretrained also on real speech of other languages" in results
     ids = [json.loads(line)["id"] for line in
            (exp / "pretrain" / "train-pretrain.jsonl").read_text().splitlines()]
-    assert len(ids) == len(set(ids)) == 30 + 2 * 3 and "real0.1-101-1-0002" in ids
+    others = [json.loads(line)["id"] for line in train if json.loads(line)["speaker"] == "102"]
+    assert others and len(ids) == len(set(ids)) == 30 + 2 * 3 + 2 * len(others)
+    assert "real0.1-101-1-0002" in ids and f"own.1-{others[0]}" in ids
+    assert (f"Pretrained also on this language's other speakers (PRETRAIN_OTHER_SPEAKERS=1): "
+            f"{len(others)} training utterances (2x)." in results), results
     lm_text = (exp / "lm" / "lm-text-more.txt").read_text(encoding="utf-8").splitlines()
     assert lm_text[-2:] == ["el sistema no responde", "marque su número otra vez"]
     assert (exp / "lm" / "3gram-more.arpa").is_file()
