@@ -125,3 +125,16 @@ def test_pretrain_other_speakers_errors_name_the_file_and_line(tmp_path, train, 
     assert expected in proc.stderr.splitlines(), proc.stderr
     assert "Traceback" not in proc.stderr and "stand-in" not in proc.stderr
     assert not (tmp_path / "exp" / "pretrain" / "train-pretrain.jsonl").exists()
+
+
+@pytest.mark.parametrize("real, message", [
+    ("missing.jsonl", "PRETRAIN_REAL: {t}/missing.jsonl: cannot read (No such file or directory)"),
+    ("manifests/train.jsonl",
+     "PRETRAIN_REAL: {t}/manifests/train.jsonl is this language's own training set"),
+])
+def test_pretrain_real_errors_name_the_file(tmp_path, real, message):
+    proc = run_stage3(tmp_path, record("a", "102"), record("b", "101"),
+                      PRETRAIN_REAL=str(tmp_path / real), PRETRAIN_OTHER_SPEAKERS="0")
+    assert proc.returncode != 0
+    assert message.format(t=tmp_path) in proc.stderr.splitlines(), proc.stderr
+    assert "Traceback" not in proc.stderr and "stand-in" not in proc.stderr
