@@ -187,31 +187,8 @@ conflicts with the other speakers' packages)"
 # REAL_SET with TRAIN_SPEAKERS=core: the training utterances by the speakers of the dev set
 write_core_set() {
   mkdir -p "$EXP"
-  "$PYTHON" - "$MANIFESTS/train.jsonl" "$MANIFESTS/dev.jsonl" "$REAL_SET" <<'EOF' || exit 1
-import json, os, sys
-from pathlib import Path
-train, dev, out = sys.argv[1:4]
-
-def records(path):
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        sys.exit(f"TRAIN_SPEAKERS=core: cannot read {path} ({err.strerror})")
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                yield line, json.loads(line).get("speaker")
-            except (ValueError, AttributeError):
-                sys.exit(f"TRAIN_SPEAKERS=core: {path}:{number}: not a JSON manifest record")
-
-core = {speaker for _, speaker in records(dev)}
-kept = [line for line, speaker in records(train) if speaker in core]
-if not kept:
-    sys.exit(f"TRAIN_SPEAKERS=core: no utterance of {train} is by a speaker of {dev}")
-Path(out + ".tmp").write_text("\n".join(kept) + "\n", encoding="utf-8")
-os.replace(out + ".tmp", out)
-print(f"{out}: {len(kept)} utterances of the core speaker", file=sys.stderr)
-EOF
+  "$PYTHON" "$REPO/tools/speaker_sets.py" core "$MANIFESTS/train.jsonl" "$MANIFESTS/dev.jsonl" \
+    "$REAL_SET" || exit 1
 }
 
 if want_stage 0 corpus "build the $CORPUS_LANG corpus in $CORPUS_ROOT"; then
@@ -279,56 +256,9 @@ if want_stage 3 pretrain "pretrain on espeak-ng speech ($PRETRAIN_MINUTES min) i
       others_of=""  # with PRETRAIN_OTHER_SPEAKERS=1: the dev set, whose speakers are left out
       if [ "$PRETRAIN_OTHER_SPEAKERS" = 1 ]; then others_of="$MANIFESTS/dev.jsonl"; fi
       # shellcheck disable=SC2086  # PRETRAIN_REAL is a list of manifests
-      "$PYTHON" - "$pretrain_set" "$PRETRAIN_REAL_REPEAT" "$MANIFESTS/train.jsonl" \
-        "$ESPEAK_MANIFESTS/train-espeak.jsonl" "$others_of" $PRETRAIN_REAL <<'EOF' || exit 1
-"""The pretraining manifest: the espeak-ng speech, then each real manifest REPEAT times with
-its ids and speakers prefixed by the manifest's number and the copy, so that none collide; with
-a dev set, also the own training utterances of the speakers that dev does not hold."""
-import json, os, sys
-from pathlib import Path
-out, repeat, own, espeak, others_of = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6]
-real = sys.argv[6:]
-
-
-def records(path, what):
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        sys.exit(f"{what}: {path}: cannot read ({err.strerror})")
-    for number, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                record = json.loads(line)
-                record["id"]
-            except (ValueError, TypeError, KeyError):
-                sys.exit(f"{what}: {path}:{number}: not a JSON manifest record")
-            yield record
-
-
-lines = Path(espeak).read_text(encoding="utf-8").splitlines()
-sources = []
-for k, path in enumerate(real):
-    if os.path.realpath(path) == os.path.realpath(own):
-        sys.exit(f"PRETRAIN_REAL: {path} is this language's own training set")
-    sources.append((f"real{k}", list(records(path, "PRETRAIN_REAL"))))
-if others_of:
-    core = {r.get("speaker") for r in records(others_of, "PRETRAIN_OTHER_SPEAKERS=1")}
-    others = [r for r in records(own, "PRETRAIN_OTHER_SPEAKERS=1") if r.get("speaker") not in core]
-    if not others:
-        sys.exit(f"PRETRAIN_OTHER_SPEAKERS=1: every utterance of {own} is by a speaker of {others_of}")
-    sources.append(("own", others))
-for prefix, chosen in sources:
-    for copy in range(repeat):
-        for r in chosen:
-            r = dict(r, id=f"{prefix}.{copy}-{r['id']}", speaker=f"{prefix}-{r.get('speaker', '')}")
-            lines.append(json.dumps(r, ensure_ascii=False))
-Path(out + ".tmp").write_text("\n".join(lines) + "\n", encoding="utf-8")
-os.replace(out + ".tmp", out)
-told = f"{len(real)} real manifest(s)"
-if others_of:
-    told += f", {len(others)} utterances of this language's other speakers"
-print(f"{out}: {len(lines)} utterances (espeak-ng, {told}; {repeat}x each)")
-EOF
+      "$PYTHON" "$REPO/tools/speaker_sets.py" pretrain "$pretrain_set" "$PRETRAIN_REAL_REPEAT" \
+        "$MANIFESTS/train.jsonl" "$ESPEAK_MANIFESTS/train-espeak.jsonl" "$others_of" \
+        $PRETRAIN_REAL || exit 1
     fi
     asr train --config "$PRETRAIN_CONFIG" --train "$pretrain_set" \
       --valid "$MANIFESTS/dev.jsonl" --out "$PRETRAIN_EXP" "${resume[@]}" \
