@@ -22,7 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ctc.io import atomic_write_text
+from ctc.errors import InputError
+from ctc.io import atomic_write_text, read_text_lines
 
 
 class SetError(Exception):
@@ -32,10 +33,10 @@ class SetError(Exception):
 def records(path: str, option: str) -> Iterator[tuple[str, dict]]:
     """The non-empty lines of a JSONL manifest with their records (each with an ``id``)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as err:
-        raise SetError(f"{option}: {path}: cannot read ({err.strerror})") from None
-    for number, line in enumerate(lines, 1):
+        lines = read_text_lines(path)
+    except InputError as err:
+        raise SetError(f"{option}: {err}") from None
+    for number, line in lines:
         if not line.strip():
             continue
         try:

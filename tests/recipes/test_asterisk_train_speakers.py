@@ -55,7 +55,7 @@ def test_unknown_value_is_refused(tmp_path):
      "no utterance of {m}/train.jsonl is by a speaker of {m}/dev.jsonl"),
     (record("a", "101") + "not json\n", record("b", "101"),
      "{m}/train.jsonl:2: not a JSON manifest record"),
-    (record("a", "101"), None, "{m}/dev.jsonl: cannot read (No such file or directory)"),
+    (record("a", "101"), None, "{m}/dev.jsonl: no such file"),
 ])
 def test_core_set_errors_name_the_file_and_line(tmp_path, train, dev, message):
     proc = run_stage4(tmp_path, train, dev)
@@ -63,13 +63,16 @@ def test_core_set_errors_name_the_file_and_line(tmp_path, train, dev, message):
                           tmp_path / "exp" / "train-core.jsonl")
 
 
-def run_stage3(tmp_path: Path, train: str, dev: str | None, espeak: str | None = None,
+def run_stage3(tmp_path: Path, train: str | bytes, dev: str | None, espeak: str | None = None,
                **variables: str) -> subprocess.CompletedProcess:
     """Stage 3 with PRETRAIN_OTHER_SPEAKERS=1 and a stand-in trainer: PYTHON runs the recipe's
     scripts, and `-m MODULE` (asr train) only says it was called."""
     manifests = tmp_path / "manifests"
     manifests.mkdir(exist_ok=True)
-    (manifests / "train.jsonl").write_text(train, encoding="utf-8")
+    if isinstance(train, bytes):  # a manifest in another encoding
+        (manifests / "train.jsonl").write_bytes(train)
+    else:
+        (manifests / "train.jsonl").write_text(train, encoding="utf-8")
     if dev is not None:
         (manifests / "dev.jsonl").write_text(dev, encoding="utf-8")
     if espeak is None:
@@ -124,7 +127,11 @@ def test_pretrain_other_speakers_joins_the_pretraining_set(tmp_path):
      "every utterance of {m}/train.jsonl is by a speaker of {m}/dev.jsonl"),
     (record("a", "102") + "[1]\n", record("b", "101"),
      "{m}/train.jsonl:2: not a JSON manifest record"),
-    (record("a", "102"), None, "{m}/dev.jsonl: cannot read (No such file or directory)"),
+    (record("a", "102"), None, "{m}/dev.jsonl: no such file"),
+    ((record("a", "102") + '{"id": "b", "text": "\xe9t\xe9"}\n').encode("latin-1"),
+     record("b", "101"),
+     "{m}/train.jsonl:2: not UTF-8 text (byte 0xe9 at column 22; convert the file, e.g. iconv "
+     "-f latin1 -t utf-8)"),
 ])
 def test_pretrain_other_speakers_errors_name_the_file_and_line(tmp_path, train, dev, message):
     proc = run_stage3(tmp_path, train, dev)
@@ -133,7 +140,7 @@ def test_pretrain_other_speakers_errors_name_the_file_and_line(tmp_path, train, 
 
 
 @pytest.mark.parametrize("real, message", [
-    ("missing.jsonl", "PRETRAIN_REAL: {t}/missing.jsonl: cannot read (No such file or directory)"),
+    ("missing.jsonl", "PRETRAIN_REAL: {t}/missing.jsonl: no such file"),
     ("manifests/train.jsonl",
      "PRETRAIN_REAL: {t}/manifests/train.jsonl is this language's own training set"),
     ("espeak/manifests/train-espeak.jsonl",
