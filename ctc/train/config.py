@@ -23,6 +23,8 @@ from ctc.errors import InputError
 from ctc.io import atomic_write_text
 from ctc.models import ModelConfig
 
+PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # train.precision (ctc.train.engine)
+
 
 @dataclass
 class OptimConfig:
@@ -51,8 +53,11 @@ class LoopConfig:
     whichever comes first; with a budget the learning-rate schedule spans the budget (its decay
     follows the fraction of the time spent) and the run stops early enough to validate and
     choose its checkpoint within it. accum_steps: micro-batches per optimiser step.
-    grad_clip: max global gradient norm (0: off). precision: ``fp32`` | ``bf16`` | ``fp16``
-    (autocast, GPU only). ctc_impl: ``carousel`` (ctc.loss.ctc_loss) | ``torch``.
+    grad_clip: max global gradient norm (0: off). precision: ``fp32`` | ``bf16`` | ``fp16`` |
+    ``auto`` (autocast of the training steps; fp16 on a GPU only, bf16 also on a CPU, fast there
+    with native bf16 instructions: ``ctc.cpu_features``; ``auto``: bf16 where the hardware has
+    it natively, else fp32; validation runs in fp32, as decoding does).
+    ctc_impl: ``carousel`` (ctc.loss.ctc_loss) | ``torch``.
     loss_norm: ``utterance`` (sum / utterances) | ``token`` (sum / target tokens).
     checkpoint_every: steps between checkpoints (0: only each epoch). keep_best: epoch
     checkpoints kept by ``best_metric`` (``cer`` | ``wer`` | ``loss``); average_last: at the
@@ -270,8 +275,8 @@ def validate_config(config: TrainConfig) -> TrainConfig:
     _check(t.accum_steps >= 1, "train.accum_steps", t.accum_steps, "must be >= 1")
     _check(_finite(t.grad_clip) and t.grad_clip >= 0, "train.grad_clip", t.grad_clip,
            "must be >= 0 (0: off)")
-    _check(t.precision in ("fp32", "bf16", "fp16"), "train.precision", t.precision,
-           "must be fp32, bf16 or fp16")
+    _check(t.precision in PRECISIONS, "train.precision", t.precision,
+           f"must be one of {', '.join(PRECISIONS)}")
     _check(t.ctc_impl in CTC_IMPLS, "train.ctc_impl", t.ctc_impl, f"must be one of {CTC_IMPLS}")
     _check(t.loss_norm in ("utterance", "token"), "train.loss_norm", t.loss_norm,
            "must be utterance or token")

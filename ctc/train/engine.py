@@ -25,6 +25,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 
 from ctc import checkpoint as ckpt
+from ctc.cpu_features import cpu_has_native_bf16
 from ctc.data.batching import Batch, BucketBatchSampler, PadCollate, bucket_batches
 from ctc.data.manifest import Record
 from ctc.data.tokens import tokenizer_from_dict
@@ -85,10 +86,34 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def _autocast(precision: str, device: torch.device):
-    if device.type != "cuda" or precision == "fp32":
+    if precision == "fp32" or device.type not in ("cuda", "cpu"):
         return contextlib.nullcontext()
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-    return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _training_precision(requested: str, device: torch.device, info: DistInfo) -> str:
+    """The precision the run trains in: fp16 needs a GPU; bf16 also runs on a CPU, where it is
+    fast only with native bf16 instructions (``cpu_has_native_bf16``); ``auto`` takes bf16
+    where the hardware has it natively, else fp32."""
+    if requested == "auto":
+        if device.type == "cuda":
+            native = torch.cuda.is_bf16_supported(including_emulation=False)
+        else:
+            native = device.type == "cpu" and cpu_has_native_bf16()
+        chosen = "bf16" if native else "fp32"
+        _say(f"train.precision=auto: {chosen} (native bf16 on this {device.type}: "
+             f"{'yes' if native else 'no'})", info)
+        return chosen
+    if requested == "fp32" or device.type == "cuda":
+        return requested
+    if requested == "bf16" and device.type == "cpu":
+        if not cpu_has_native_bf16():
+            _say("note: train.precision=bf16 on a CPU without native bf16 instructions "
+                 "(avx512_bf16 / amx_bf16): it may train slower than fp32", info)
+        return "bf16"
+    _say(f"note: train.precision={requested} needs a GPU; training in fp32", info)
+    return "fp32"
 
 
 class Trainer:
@@ -103,9 +128,7 @@ class Trainer:
         self.modality = modality_of(featurizer)
         self.resume = resume
         loop = config.train
-        if loop.precision != "fp32" and info.device.type != "cuda":
-            _say(f"note: train.precision={loop.precision} needs a GPU; training in fp32", info)
-        self.precision = loop.precision if info.device.type == "cuda" else "fp32"
+        self.precision = _training_precision(loop.precision, info.device, info)
         self.ctc_loss = get_ctc_loss(loop.ctc_impl)
         threads = use_threads(loop.threads)
         if loop.threads == 0:
@@ -458,10 +481,9 @@ class Trainer:
                 if len(batch) == 0:
                     continue
                 device = self.info.device
-                with _autocast(self.precision, device):
-                    outputs, out_lengths = self.model(batch.inputs.to(device),
-                                                      batch.lengths.to(device),
-                                                      output=self.ctc_loss.input)
+                outputs, out_lengths = self.model(batch.inputs.to(device),
+                                                  batch.lengths.to(device),
+                                                  output=self.ctc_loss.input)
                 targets = batch.targets.to(device)
                 target_lengths = batch.target_lengths.to(device)
                 losses = self.ctc_loss(outputs, targets, out_lengths, target_lengths)

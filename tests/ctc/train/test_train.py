@@ -369,3 +369,40 @@ def test_freeze_patterns_are_checked_against_the_model(tmp_path):
         load_config(None, ["train.freeze_steps=3"])
     with pytest.raises(CarouselError, match=r"train\.freeze_steps=-1: must be >= 0"):
         load_config(None, ["train.freeze=[frontend]", "train.freeze_steps=-1"])
+
+
+@pytest.mark.parametrize("precision, native, trained_in, note", [
+    ("bf16", True, torch.bfloat16, None),
+    ("bf16", False, torch.bfloat16, "without native bf16 instructions"),
+    ("fp16", True, torch.float32, "needs a GPU; training in fp32"),
+    ("auto", True, torch.bfloat16, "train.precision=auto: bf16 (native bf16 on this cpu: yes)"),
+    ("auto", False, torch.float32, "train.precision=auto: fp32 (native bf16 on this cpu: no)"),
+])
+def test_cpu_precision_autocasts_training_steps_and_validates_in_fp32(
+        tmp_path, monkeypatch, capsys, precision, native, trained_in, note):
+    from ctc.train import engine
+
+    seen: dict[bool, set] = {True: set(), False: set()}  # model.training -> frontend dtypes
+    build = engine.build_model
+
+    def build_and_watch(*args, **kwargs):
+        model = build(*args, **kwargs)
+        model.frontend.register_forward_hook(
+            lambda module, inputs, output: seen[module.training].add(output[0].dtype))
+        return model
+
+    monkeypatch.setattr(engine, "build_model", build_and_watch)
+    monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda: native)
+    cfg = load_config(None, [*TINY, "train.epochs=8", "train.average_last=0",
+                             f"train.precision={precision}"])
+    records = synthetic_records(12)
+    result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
+    assert seen == {True: {trained_in}, False: {torch.float32}}
+    assert result["valid"]["cer"] <= 0.1  # bf16 steps still learn the tiny task
+    notes = [line for line in capsys.readouterr().err.splitlines() if "precision" in line]
+    if note is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and note in notes[0]
+    state = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert all(t.dtype == torch.float32 for t in state["model"].values() if t.is_floating_point())

@@ -43,6 +43,7 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
     ("model.hidden=big", "model.hidden: expected an integer"),
     ("train.progress=3", "expected true or false"),
     ("nonsense", "not key.sub=value"),
+    ("train.precision=half", r"train\.precision.*must be one of fp32, bf16, fp16, auto"),
 ])
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(InputError, match=message):
