@@ -13,9 +13,15 @@ per step for each way of computing the loss:
 Then the loss alone: from the logits to their gradient (log_softmax included where the path has
 it), on the model's own outputs. With ``--encoders`` it also times the ways to run the backward
 direction exactly: our per-sequence reversal, ``pack_padded_sequence``, and (not exact, for
-reference) a plain bidirectional ``nn.LSTM`` over the padded batch.
+reference) a plain bidirectional ``nn.LSTM`` over the padded batch. With ``--precision`` it
+times whole training steps in fp32 against bf16 autocast (``train.precision=bf16``, as the
+engine runs it) for this model and for the handwriting recipes' line model (a 16-32-48-64
+line CNN with two 2x2 poolings and a 2x128 BiLSTM on 32-pixel lines), and for the line model
+also with its convolutions on (N, C, H, W) tensors instead of channels-last ones; the CPU's
+native bf16 support (``ctc.cpu_features``) is printed with them.
 
     python tools/bench_train.py [--batches 6] [--batch 16] [--frames 400] [--encoders]
+                                [--precision]
 """
 
 from __future__ import annotations
@@ -116,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--encoders", action="store_true",
                         help="also compare reversal vs packed vs padded bidirectional LSTM")
+    parser.add_argument("--precision", action="store_true",
+                        help="also compare fp32 with bf16 autocast, and channels-last line CNNs")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -177,7 +185,67 @@ def main(argv: list[str] | None = None) -> int:
         for name, values in enc_rates.items():
             rate = statistics.median(values)
             print(f"  encoder {name:<24} {rate:10.0f} frames/s  ({rate / base:.2f}x ours)")
+    if args.precision:
+        compare_precisions(cfg, args, impls.get("carousel fused", impls["torch"]))
     return 0
+
+
+def line_batches(n_batches: int, batch: int, width: int, height: int, vocab: int,
+                 subsampling: int, seed: int = 0):
+    """Batches of random line images ``(N, 1, H, W)`` with widths in ``[0.8 W, W]`` and about
+    one target token per 4 output columns."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for _ in range(n_batches):
+        widths = torch.randint(int(0.8 * width), width + 1, (batch,), generator=gen)
+        x = torch.rand(batch, 1, height, int(widths.max()), generator=gen)
+        target_lengths = (widths // subsampling // 4).clamp(min=1)
+        targets = torch.randint(1, vocab, (batch, int(target_lengths.max())), generator=gen)
+        out.append((x, widths, targets, target_lengths))
+    return out
+
+
+def compare_precisions(speech_cfg: ModelConfig, args, loss_fn: CTCLossFn) -> None:
+    """Whole training steps, fp32 vs bf16 autocast, interleaved; line CNN also (N, C, H, W)."""
+    from ctc.cpu_features import cpu_has_native_bf16
+
+    print(f"precision (native bf16 on this CPU: {'yes' if cpu_has_native_bf16() else 'no'}):")
+    line_cfg = ModelConfig(frontend="line_cnn", input_dim=32, cnn_channels=(16, 32, 48, 64),
+                           cnn_pooled=2, layers=2, hidden=128)
+    torch.manual_seed(0)
+    speech = build_model(speech_cfg, args.vocab)
+    line = build_model(line_cfg, 12)
+    line_nchw = build_model(line_cfg, 12).to(memory_format=torch.contiguous_format)
+    for conv in line_nchw.frontend.convs:  # each block then runs on (N, C, H, W) tensors
+        conv.register_forward_pre_hook(lambda _module, inputs: (inputs[0].contiguous(),))
+    cases = {
+        "speech": (speech, synthetic_batches(args.batches, args.batch, args.frames,
+                                             args.feature_dim, args.vocab, speech.subsampling)),
+        "line": (line, line_batches(args.batches, 20, 150, 32, 12, line.subsampling)),
+        "line (N, C, H, W)": (line_nchw, line_batches(args.batches, 20, 150, 32, 12,
+                                                      line.subsampling)),
+    }
+    rates: dict[tuple[str, str], list[float]] = {}
+    for model, batches in cases.values():
+        model.train()
+        time_training(model, loss_fn, batches[:1], 1)  # warm-up
+        for precision in ("fp32", "bf16"):
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                time_training(model, loss_fn, batches[:1], 1)
+    for _ in range(args.repeats):
+        for name, (model, batches) in cases.items():
+            for precision in ("fp32", "bf16"):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+                    rates.setdefault((name, precision), []).extend(
+                        time_training(model, loss_fn, batches, 1))
+    medians = {key: statistics.median(values) for key, values in rates.items()}
+    for name in cases:
+        fp32, bf16 = medians[(name, "fp32")], medians[(name, "bf16")]
+        print(f"  {name:<18} fp32 {fp32:9.0f} columns-or-frames/s, bf16 {bf16:9.0f}: "
+              f"bf16 / fp32 {bf16 / fp32:.2f}x")
+    for precision in ("fp32", "bf16"):
+        ratio = medians[("line", precision)] / medians[("line (N, C, H, W)", precision)]
+        print(f"  line CNN channels-last / (N, C, H, W), {precision}: {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -126,6 +126,9 @@ class LineCNN(nn.Module):
         self.convs = [next(m for m in b if isinstance(m, nn.Conv2d)) for b in blocks]
         self.subsampling = 2**pooled
         self.output_dim = channels[-1] * int(h)
+        # a training step on the CPU runs about 1.2x faster with the convolutions and poolings
+        # on channels-last (N, H, W, C) tensors (tools/bench_train.py --precision)
+        self.to(memory_format=torch.channels_last)
 
     def output_lengths(self, widths: torch.Tensor) -> torch.Tensor:
         """Output frames (columns) ``(N,)`` for image widths ``(N,)``."""
@@ -139,7 +142,7 @@ class LineCNN(nn.Module):
         """``x`` ``(N, 1, H, W)``, ``widths`` ``(N,)`` -> ``(N, W', D)``, ``(N,)``."""
         if x.dim() == 3:
             x = x.unsqueeze(1)
-        x = _mask_time(x, widths, 3)
+        x = _mask_time(x, widths, 3).contiguous(memory_format=torch.channels_last)
         for block, conv, pool in zip(self.blocks, self.convs, self.pools):
             x = block(x)
             widths = conv_output_length(widths, conv, 1)
