@@ -192,17 +192,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def line_batches(n_batches: int, batch: int, width: int, height: int, vocab: int,
                  subsampling: int, seed: int = 0):
-    """Batches of random line images ``(N, 1, H, W)`` with widths in ``[0.8 W, W]`` and about
-    one target token per 4 output columns."""
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for _ in range(n_batches):
-        widths = torch.randint(int(0.8 * width), width + 1, (batch,), generator=gen)
-        x = torch.rand(batch, 1, height, int(widths.max()), generator=gen)
-        target_lengths = (widths // subsampling // 4).clamp(min=1)
-        targets = torch.randint(1, vocab, (batch, int(target_lengths.max())), generator=gen)
-        out.append((x, widths, targets, target_lengths))
-    return out
+    """``synthetic_batches`` laid out as line images ``(N, 1, H, W)``: widths in
+    ``[0.8 W, W]``, ``height`` rows."""
+    return [(x.transpose(1, 2).unsqueeze(1), widths, targets, target_lengths)
+            for x, widths, targets, target_lengths in
+            synthetic_batches(n_batches, batch, width, height, vocab, subsampling, seed)]
 
 
 def compare_precisions(speech_cfg: ModelConfig, args, loss_fn: CTCLossFn) -> None:
