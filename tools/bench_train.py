@@ -18,10 +18,12 @@ times whole training steps in fp32 against bf16 autocast (``train.precision=bf16
 engine runs it) for this model and for the handwriting recipes' line model (a 16-32-48-64
 line CNN with two 2x2 poolings and a 2x128 BiLSTM on 32-pixel lines), and for the line model
 also with its convolutions on (N, C, H, W) tensors instead of channels-last ones; the CPU's
-native bf16 support (``ctc.cpu_features``) is printed with them.
+native bf16 support (``ctc.cpu_features``) is printed with them. With ``--lstm-batches N ...``
+it times one LSTM direction of the model's sizes, fp32 against bf16 autocast, over the same
+frames split among N sequences (what ``ctc.models.rnn.CPU_BF16_MIN_SEQUENCES`` rests on).
 
     python tools/bench_train.py [--batches 6] [--batch 16] [--frames 400] [--encoders]
-                                [--precision]
+                                [--precision] [--lstm-batches [N ...]]
 """
 
 from __future__ import annotations
@@ -124,6 +126,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="also compare reversal vs packed vs padded bidirectional LSTM")
     parser.add_argument("--precision", action="store_true",
                         help="also compare fp32 with bf16 autocast, and channels-last line CNNs")
+    parser.add_argument("--lstm-batches", type=int, nargs="*", metavar="N",
+                        help="also time one LSTM direction of the model's sizes, fp32 against "
+                             "bf16 autocast, at these numbers of sequences (the frames of "
+                             "--batch x --frames split among them; default 1 2 3 4 8 16)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -187,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  encoder {name:<24} {rate:10.0f} frames/s  ({rate / base:.2f}x ours)")
     if args.precision:
         compare_precisions(cfg, args, impls.get("carousel fused", impls["torch"]))
+    if args.lstm_batches is not None:
+        compare_lstm_batch_sizes(model, args.hidden, args.batch * args.frames // 4,
+                                 args.lstm_batches or [1, 2, 3, 4, 8, 16], args.repeats)
     return 0
 
 
@@ -240,6 +249,33 @@ def compare_precisions(speech_cfg: ModelConfig, args, loss_fn: CTCLossFn) -> Non
     for precision in ("fp32", "bf16"):
         ratio = medians[("line", precision)] / medians[("line (N, C, H, W)", precision)]
         print(f"  line CNN channels-last / (N, C, H, W), {precision}: {ratio:.2f}x")
+
+
+def compare_lstm_batch_sizes(model: nn.Module, hidden: int, frames: int, sizes: list[int],
+                             repeats: int) -> None:
+    """Forward and backward of one LSTM direction (the first layer's input size and a deeper
+    layer's, ``hidden`` units) over ``frames`` subsampled frames split among N sequences,
+    fp32 against bf16 autocast, interleaved."""
+    first = model.frontend.output_dim
+    print(f"one LSTM direction, {frames} frames split among N sequences, bf16 / fp32:")
+    for input_size in (first, 2 * hidden):
+        torch.manual_seed(0)
+        lstm = nn.LSTM(input_size, hidden, batch_first=True)
+        row = []
+        for n in sizes:
+            x = torch.randn(n, max(1, frames // n), input_size, requires_grad=True)
+            seconds: dict[bool, list[float]] = {False: [], True: []}
+            for attempt in range(repeats + 1):
+                for bf16 in (False, True):
+                    start = time.perf_counter()
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                        out = lstm(x)[0]
+                    out.float().sum().backward()
+                    if attempt:  # the first round warms up
+                        seconds[bf16].append(time.perf_counter() - start)
+            ratio = statistics.median(seconds[False]) / statistics.median(seconds[True])
+            row.append(f"N={n} {ratio:.2f}x")
+        print(f"  {input_size:4d} -> {hidden:4d}: " + ", ".join(row))
 
 
 if __name__ == "__main__":

@@ -11,12 +11,20 @@ and reverses back. This is exact, and on CPU faster than ``pack_padded_sequence`
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
 from torch import nn
 
 CELLS = ("lstm", "gru", "peephole")
+# Under bf16 autocast on a CPU, a recurrence over fewer sequences than this runs in fp32: each
+# step's product with the recurrent weights is then a matrix-vector one, slower in bf16 (one
+# LSTM direction, forward and backward, 1,000 frames, AVX512-BF16: bf16 / fp32 0.65-0.69x for
+# one sequence, 0.87-0.94x for two, 1.07-1.18x for three, for 128-320 units;
+# ``tools/bench_train.py --lstm-batches``). Larger layers need more: 512 units 0.84x at three.
+# (Autocast leaves ``nn.GRU`` in fp32 anyway; the peephole cell's products follow the LSTM's.)
+CPU_BF16_MIN_SEQUENCES = 3
 
 
 def reversal_index(lengths: torch.Tensor, steps: int) -> torch.Tensor:
@@ -146,12 +154,15 @@ class RNNEncoder(nn.Module):
     layers (not after the last). ``forget_bias`` initialises the LSTM forget-gate bias
     (Gers, Schmidhuber & Cummins 2000 recommend a positive value; 1.0 by default); GRUs have no
     forget gate and ignore it. Outputs at padded positions are unspecified (zeroed here).
+    ``cpu_bf16_min_sequences``: under CPU bf16 autocast, a batch of fewer sequences runs its
+    recurrent layers in fp32 (1: never; :data:`CPU_BF16_MIN_SEQUENCES`); training sets it.
     """
 
     def __init__(self, input_size: int, hidden_size: int = 256, layers: int = 3,
                  proj_size: int = 0, dropout: float = 0.0, bidirectional: bool = True,
                  cell: str = "lstm", forget_bias: float = 1.0) -> None:
         super().__init__()
+        self.cpu_bf16_min_sequences = CPU_BF16_MIN_SEQUENCES
         if layers < 1:
             raise ValueError(f"layers must be >= 1, got {layers}")
         dirs = 2 if bidirectional else 1
@@ -171,14 +182,20 @@ class RNNEncoder(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         lengths = lengths.to(x.device)
         index = reversal_index(lengths, x.shape[1]) if self.backward_layers is not None else None
-        for i, fwd in enumerate(self.forward_layers):
-            if i > 0:
-                x = self.dropout(x)
-            out = fwd(x)  # (N, T, P or H)
-            if self.backward_layers is not None:
-                back = self.backward_layers[i](reverse_padded(x, lengths, index))
-                back = reverse_padded(back, lengths, index)
-                out = torch.cat([out, back], dim=-1)  # (N, T, 2 (P or H))
-            x = out
+        fp32 = (x.device.type == "cpu" and x.shape[0] < self.cpu_bf16_min_sequences
+                and torch.is_autocast_enabled("cpu")
+                and torch.get_autocast_dtype("cpu") == torch.bfloat16)
+        with torch.autocast("cpu", enabled=False) if fp32 else contextlib.nullcontext():
+            if fp32:
+                x = x.float()
+            for i, fwd in enumerate(self.forward_layers):
+                if i > 0:
+                    x = self.dropout(x)
+                out = fwd(x)  # (N, T, P or H)
+                if self.backward_layers is not None:
+                    back = self.backward_layers[i](reverse_padded(x, lengths, index))
+                    back = reverse_padded(back, lengths, index)
+                    out = torch.cat([out, back], dim=-1)  # (N, T, 2 (P or H))
+                x = out
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
         return x * valid[:, :, None].to(x.dtype)

@@ -22,6 +22,7 @@ import yaml
 from ctc.errors import InputError
 from ctc.io import atomic_write_text
 from ctc.models import ModelConfig
+from ctc.models.rnn import CPU_BF16_MIN_SEQUENCES
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")  # train.precision (ctc.train.engine)
 
@@ -57,6 +58,8 @@ class LoopConfig:
     ``auto`` (autocast of the training steps; fp16 on a GPU only, bf16 also on a CPU, fast there
     with native bf16 instructions: ``ctc.cpu_features``; ``auto``: bf16 where the hardware has
     it natively, else fp32; validation runs in fp32, as decoding does).
+    cpu_bf16_min_sequences: under bf16 on a CPU, a batch of fewer sequences runs its recurrent
+    layers in fp32, faster there (``ctc.models.rnn.CPU_BF16_MIN_SEQUENCES``; 1: always bf16).
     ctc_impl: ``carousel`` (ctc.loss.ctc_loss) | ``torch``.
     loss_norm: ``utterance`` (sum / utterances) | ``token`` (sum / target tokens).
     checkpoint_every: steps between checkpoints (0: only each epoch). keep_best: epoch
@@ -79,6 +82,7 @@ class LoopConfig:
     accum_steps: int = 1
     grad_clip: float = 5.0
     precision: str = "fp32"
+    cpu_bf16_min_sequences: int = CPU_BF16_MIN_SEQUENCES
     seed: int = 0
     ctc_impl: str = "carousel"
     loss_norm: str = "utterance"
@@ -277,6 +281,8 @@ def validate_config(config: TrainConfig) -> TrainConfig:
            "must be >= 0 (0: off)")
     _check(t.precision in PRECISIONS, "train.precision", t.precision,
            f"must be one of {', '.join(PRECISIONS)}")
+    _check(t.cpu_bf16_min_sequences >= 1, "train.cpu_bf16_min_sequences",
+           t.cpu_bf16_min_sequences, "must be >= 1 (1: always bf16)")
     _check(t.ctc_impl in CTC_IMPLS, "train.ctc_impl", t.ctc_impl, f"must be one of {CTC_IMPLS}")
     _check(t.loss_norm in ("utterance", "token"), "train.loss_norm", t.loss_norm,
            "must be utterance or token")

@@ -44,7 +44,7 @@ from ctc.io import atomic_write_text, remove_orphan_temporaries
 from ctc.loss.feasibility import required_frames_batch
 from ctc.metrics.errors import count_errors
 from ctc.modality import Featurizer, featurizer_state, modality_of
-from ctc.models import CTCModel, build_model
+from ctc.models import CTCModel, RNNEncoder, build_model
 from ctc.threads import use_threads
 from ctc.train.config import TrainConfig, check_resume, save_config
 from ctc.train.ctc_impl import get_ctc_loss
@@ -139,6 +139,9 @@ class Trainer:
             build_tokenizer(config.tokenizer, [r.text for r in train_records])
         self.config = self._resolve_model_config(config, featurizer)
         self.model: CTCModel = build_model(self.config.model, len(self.tokenizer))
+        for module in self.model.modules():
+            if isinstance(module, RNNEncoder):
+                module.cpu_bf16_min_sequences = loop.cpu_bf16_min_sequences
         if init is not None and not (resume and (self.out_dir / ckpt.LAST).is_file()):
             check_architecture(self.config.model, init.state["model_config"], str(init.path))
             report = initialize_from(self.model, list(self.tokenizer.symbols),

@@ -63,6 +63,24 @@ def test_bidirectional_matches_nn_lstm_on_full_length_sequences():
     torch.testing.assert_close(enc(x, torch.tensor([6, 6, 6])), ref(x)[0])
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru", "peephole"])
+def test_few_sequences_run_their_recurrence_in_fp32_under_cpu_bf16_autocast(cell):
+    torch.manual_seed(0)
+    enc = RNNEncoder(6, 5, layers=2, cell=cell)
+    x = torch.randn(3, 7, 6)
+    lengths = torch.tensor([7, 5, 6])
+    plain = {n: enc(x[:n], lengths[:n]) for n in (1, 2)}
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        for n in (1, 2):  # exactly what the encoder gives without autocast
+            assert torch.equal(enc(x[:n], lengths[:n]), plain[n])
+        if cell == "lstm":  # autocast runs nn.LSTM (not GRU, nor our cell's ops) in bf16
+            assert enc(x, lengths).dtype == torch.bfloat16
+            enc.cpu_bf16_min_sequences = 1
+            assert enc(x[:1], lengths[:1]).dtype == torch.bfloat16
+    enc.cpu_bf16_min_sequences = 5
+    assert enc(x[:1], lengths[:1]).dtype == torch.float32  # no autocast: as it was
+
+
 def test_forget_gate_bias_initialised():
     enc = RNNEncoder(4, hidden_size=3, layers=1, forget_bias=1.0)
     rnn = enc.forward_layers[0].rnn

@@ -44,6 +44,7 @@ def test_yaml_exponent_without_dot_is_a_float(tmp_path):
     ("train.progress=3", "expected true or false"),
     ("nonsense", "not key.sub=value"),
     ("train.precision=half", r"train\.precision.*must be one of fp32, bf16, fp16, auto"),
+    ("train.cpu_bf16_min_sequences=0", r"train\.cpu_bf16_min_sequences=0: must be >= 1"),
 ])
 def test_bad_overrides_name_the_key(override, message):
     with pytest.raises(InputError, match=message):
