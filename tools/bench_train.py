@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.precision:
         compare_precisions(cfg, args, impls.get("carousel fused", impls["torch"]))
     if args.lstm_batches is not None:
-        compare_lstm_batch_sizes(model, args.hidden, args.batch * args.frames // 4,
+        compare_lstm_batch_sizes(model, args.hidden, args.batch * args.frames // model.subsampling,
                                  args.lstm_batches or [1, 2, 3, 4, 8, 16], args.repeats)
     return 0
 
@@ -229,9 +229,8 @@ def compare_precisions(speech_cfg: ModelConfig, args, loss_fn: CTCLossFn) -> Non
                                                       line.subsampling)),
     }
     rates: dict[tuple[str, str], list[float]] = {}
-    for model, batches in cases.values():
+    for model, batches in cases.values():  # warm-up
         model.train()
-        time_training(model, loss_fn, batches[:1], 1)  # warm-up
         for precision in ("fp32", "bf16"):
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
                 time_training(model, loss_fn, batches[:1], 1)

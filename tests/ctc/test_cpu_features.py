@@ -14,23 +14,23 @@ flags\t\t: fpu sse2
 """
 
 
-def _cpuinfo(tmp_path, text: str):
-    path = tmp_path / "cpuinfo"
+def _cpuinfo(tmp_path, name: str, text: str):
+    """A cpuinfo file of its own name (``cpu_flags`` caches by path)."""
+    path = tmp_path / f"cpuinfo-{name}"
     path.write_text(text)
     return path
 
 
 def test_native_bf16_needs_avx512_bf16_or_amx(tmp_path):
     for extra, native in (("avx512_bf16", True), ("amx_bf16 amx_tile", True), ("avx512vl", False)):
-        path = tmp_path / f"cpuinfo-{extra.split()[0]}"
-        path.write_text(X86.format(extra=extra))
+        path = _cpuinfo(tmp_path, extra.split()[0], X86.format(extra=extra))
         assert cpu_has_native_bf16(path) is native, extra
         assert "avx512f" in cpu_flags(path) and "bugs" not in cpu_flags(path)
 
 
 def test_unreadable_or_flagless_cpuinfo_knows_nothing(tmp_path):
     assert cpu_flags(tmp_path / "missing") == frozenset()
-    assert not cpu_has_native_bf16(_cpuinfo(tmp_path, "processor\t: 0\nmodel name\t: x\n"))
-    arm = tmp_path / "cpuinfo-arm"
-    arm.write_text("processor\t: 0\nFeatures\t: fp asimd\n")
+    assert not cpu_has_native_bf16(_cpuinfo(tmp_path, "flagless",
+                                            "processor\t: 0\nmodel name\t: x\n"))
+    arm = _cpuinfo(tmp_path, "arm", "processor\t: 0\nFeatures\t: fp asimd\n")
     assert cpu_flags(arm) == frozenset({"fp", "asimd"})
