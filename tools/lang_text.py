@@ -4,9 +4,10 @@ Shared by ``tools/synth_espeak_lang.py`` (what generated voices say) and the Ast
 LM (``recipes/asterisk/run.sh LM_MORE_TEXT=mo``). As a program it writes an n-gram LM's
 training text: the corpus's training transcripts (``--text``, repeated ``--repeat`` times, so
 that their word sequences keep their weight) followed by more text of the language
-(``--more-text FILE`` or ``mo``: the translated messages of the installed gettext catalogues,
-``/usr/share/locale/LANG/LC_MESSAGES/*.mo``), never a sentence that is, or holds, a held-out
-text (``--exclude``, e.g. ``heldout-text.txt``).
+(``--more-text FILE``; ``mo``: the translated messages of the installed gettext catalogues,
+``/usr/share/locale/LANG/LC_MESSAGES/*.mo``; ``man``: the installed manual pages of the
+language, ``/usr/share/man/LANG/man*/``, e.g. Debian's ``manpages-LANG``, rendered by groff),
+never a sentence that is, or holds, a held-out text (``--exclude``, e.g. ``heldout-text.txt``).
 
 Usage: ``python tools/lang_text.py --lang fr --text data/asterisk-fr/lm-text.txt --exclude
 data/asterisk-fr/heldout-text.txt --more-text mo --out data/asterisk-fr/lm-text-more.txt``.
@@ -17,7 +18,10 @@ from __future__ import annotations
 import argparse
 import gettext
 import glob
+import gzip
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -30,6 +34,9 @@ from ctc.io import atomic_write_text
 ALPHABETS = {"es": "áéíóúüñ", "fr": "àâæçéèêëîïôœùûüÿ", "it": "àèéìíîòóùú", "de": "äöüß",
              "pt": "áâãàçéêíóôõú", "en": ""}
 _BAD_MESSAGE = re.compile(r"[%{}<>_=/\\@#$&*+|~^\[\]\d]|--|\bhttps?\b")
+# words of English that are none of the other languages': an untranslated passage of a manual
+_ENGLISH = re.compile(r"\b(?:the|and|of|with|this|that|which|is|are|will|you|your|when|should)\b",
+                      re.IGNORECASE)
 
 
 def normalizer() -> TextNormalizer:
@@ -60,6 +67,49 @@ def catalogue_sentences(lang: str, locale_root: Path = Path("/usr/share/locale")
             for piece in re.split(r"[\n.!?:;]+", value):
                 piece = piece.strip()
                 if piece and not _BAD_MESSAGE.search(piece):
+                    out.append(piece)
+    return out
+
+
+# groff's plain-text rendering with one output line per paragraph: no line length to fill to,
+# no hyphenation, no overstriking or escape sequences
+_GROFF_TEXT = ["-man", "-Tutf8", "-Kutf8", "-rLL=30000n", "-rHY=0", "-P-cbou"]
+
+
+def manpage_sentences(lang: str, man_root: Path = Path("/usr/share/man")) -> list[str]:
+    """Raw sentences of the manual pages in ``MAN_ROOT/LANG/man*/`` (Debian's ``manpages-LANG``
+    and the translated pages of other packages), rendered to plain text by groff; pages that
+    only include another (``.so``), that cannot be read or that groff cannot render (in two
+    minutes) are skipped."""
+    pages = sorted(p for p in (man_root / lang).glob("man*/*") if p.is_file())
+    if not pages:
+        raise InputError(f"{man_root / lang}: no manual pages in {lang} (apt-get install "
+                         f"manpages-{lang})")
+    groff = shutil.which("groff")
+    if groff is None:
+        raise InputError("groff not found: the 'man' text renders manual pages with it "
+                         "(apt-get install groff-base)")
+    out = []
+    for path in pages:
+        try:
+            source = path.read_bytes()
+            if path.suffix == ".gz":
+                source = gzip.decompress(source)
+        except (OSError, EOFError, gzip.BadGzipFile):
+            continue
+        if source.lstrip().startswith(b".so "):
+            continue
+        try:
+            rendered = subprocess.run([groff, *_GROFF_TEXT], input=source, capture_output=True,
+                                      timeout=120, check=False)
+        except subprocess.TimeoutExpired:
+            continue
+        if rendered.returncode != 0:
+            continue
+        for line in rendered.stdout.decode("utf-8", "replace").splitlines():
+            for piece in re.split(r"[.!?:;]+(?:\s|$)", line):
+                piece = piece.strip()
+                if piece and not _BAD_MESSAGE.search(piece) and not _ENGLISH.search(piece):
                     out.append(piece)
     return out
 
@@ -111,10 +161,16 @@ def held_out_texts(paths: list[Path], allowed: set[str]) -> list[str]:
 
 
 def more_texts(lang: str, sources: list[str]) -> list[str]:
-    """Raw sentences of ``sources``: files, one sentence per line, or ``mo`` (the catalogues)."""
+    """Raw sentences of ``sources``: files, one sentence per line, ``mo`` (the catalogues) or
+    ``man`` (the manual pages)."""
     out: list[str] = []
     for source in sources:
-        out += catalogue_sentences(lang) if source == "mo" else read_lines(Path(source))
+        if source == "mo":
+            out += catalogue_sentences(lang)
+        elif source == "man":
+            out += manpage_sentences(lang)
+        else:
+            out += read_lines(Path(source))
     return out
 
 
@@ -137,8 +193,9 @@ def add_text_arguments(parser: argparse.ArgumentParser, use: str = "use") -> Non
     parser.add_argument("--text", type=Path, required=True,
                         help="training transcripts, one per line (e.g. lm-text.txt)")
     parser.add_argument("--more-text", action="append", default=[],
-                        help="more text: a file (one sentence per line) or 'mo' (the installed "
-                             "gettext catalogues of the language); repeatable")
+                        help="more text: a file (one sentence per line), 'mo' (the installed "
+                             "gettext catalogues of the language) or 'man' (its installed "
+                             "manual pages); repeatable")
     parser.add_argument("--exclude", type=Path, action="append", default=[],
                         help=f"held-out texts never to {use} (e.g. heldout-text.txt)")
 

@@ -7,7 +7,8 @@ Asterisk prompts of ``tools/build_asterisk.py``. Many voices speak:
 - new word sequences drawn from a bigram chain over those transcripts ("shuffled n-grams");
 - more text of the language (``--more-text FILE``, repeatable; ``--more-text mo`` takes the
   translated messages of the gettext catalogues installed under
-  ``/usr/share/locale/LANG/LC_MESSAGES``, whole sentences of 3 to 14 words without digits,
+  ``/usr/share/locale/LANG/LC_MESSAGES``, ``--more-text man`` the installed manual pages of
+  the language, ``/usr/share/man/LANG``; whole sentences of 3 to 14 words without digits,
   symbols or format codes).
 
 No line that is, or contains, a held-out text (``--exclude FILE``, e.g. ``heldout-text.txt``)

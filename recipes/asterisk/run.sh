@@ -62,7 +62,8 @@
 #   LM_ORDER=3          n-gram order (0: no LM); the LM text is the training transcripts
 #   LM_MORE_TEXT=""     also a second LM (EXP/lm/NgramN-more.arpa, scored as test-lmN-more): the
 #                       transcripts (repeated) and more text of the language (tools/lang_text.py:
-#                       "mo" = the gettext catalogues, or files), held-out texts left out
+#                       "mo" = the gettext catalogues, "man" = the manual pages of the language,
+#                       installed with manpages-LANG in stage 0, or files), held-out texts left out
 #   DECODER=ours ALPHA=0.8 BETA=1.5 BEAM=64  decoding (ALPHA/BETA tuned on dev with TUNE_LM=1)
 #   TUNE_LM=1  ALPHA_GRID="0.3 0.5 0.8 1.2 1.6"  BETA_GRID="0.0 1.0 2.0 3.5 5.0"
 #   THREADS=1           torch threads of training (train.threads) and OMP_NUM_THREADS
@@ -154,6 +155,13 @@ if [ "$EXTRA_SPEAKERS" = 1 ]; then
   esac
 fi
 if [ "$use_espeak" = 1 ]; then packages+=(espeak-ng); fi
+# the manual pages of the language, a text source of the generated speech or of the LM
+man_text=0
+for t in $LM_MORE_TEXT; do [ "$t" != man ] || man_text=1; done
+if [ "$use_espeak" = 1 ]; then
+  for t in $ESPEAK_MORE_TEXT; do [ "$t" != man ] || man_text=1; done
+fi
+if [ "$man_text" = 1 ]; then packages+=("manpages-$CORPUS_LANG" groff-base); fi
 
 install_packages() {
   local missing=() p

@@ -4,9 +4,13 @@ sentences, and the LM text (transcripts weighted, more sentences of the language
 from __future__ import annotations
 
 import gettext
+import gzip
+import shutil
 import struct
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -63,6 +67,47 @@ def test_catalogue_sentences(tmp_path):
     out = lang_text.catalogue_sentences("es", tmp_path)
     assert "No se encontró el archivo" in out and "Inténtelo de nuevo" in out
     assert not any("%" in s or "2" in s for s in out)
+
+
+_PAGE = r""".TH LISTER 1 "mars 2024" "outils 2.1" "Commandes de l'utilisateur"
+.SH NOM
+lister \- afficher le contenu d'un répertoire
+.SH DESCRIPTION
+Afficher les informations sur les fichiers du répertoire courant
+ou de chaque répertoire indiqué. Les entrées sont triées
+par ordre alphabétique.
+.PP
+The default is the current directory.
+.TP
+\fB\-a\fR, \fB\-\-all\fP
+ne pas ignorer les entrées commençant par un point
+.PP
+Voir la section 3 pour les détails ; la liste s'arrête ensuite.
+"""
+
+
+@pytest.mark.skipif(shutil.which("groff") is None, reason="groff renders the manual pages")
+def test_manpage_sentences_render_paragraphs_whole_and_leave_english_out(tmp_path):
+    pages = tmp_path / "fr" / "man1"
+    pages.mkdir(parents=True)
+    (pages / "lister.1.gz").write_bytes(gzip.compress(_PAGE.encode("utf-8")))
+    (pages / "ll.1.gz").write_bytes(gzip.compress(b".so man1/lister.1\n"))  # a link
+    (pages / "broken.1.gz").write_bytes(b"not gzip")
+    (pages / "plain.1").write_text(".TH PLAIN 1\n.SH NOM\nune page sans compression\n",
+                                   encoding="utf-8")
+    assert lang_text.manpage_sentences("fr", tmp_path) == [
+        # lister.1.gz (broken.1.gz unreadable, ll.1.gz a link): a paragraph's source lines
+        # make one sentence; no heading or footer with digits, no option, no English
+        "NOM", "lister - afficher le contenu d'un répertoire", "DESCRIPTION",
+        "Afficher les informations sur les fichiers du répertoire courant ou de chaque "
+        "répertoire indiqué", "Les entrées sont triées par ordre alphabétique",
+        "ne pas ignorer les entrées commençant par un point", "la liste s'arrête ensuite",
+        "NOM", "une page sans compression"]  # plain.1
+
+
+def test_manpage_sentences_without_pages_name_the_folder_and_package(tmp_path):
+    with pytest.raises(lang_text.InputError, match=r"/fr: no manual pages.*manpages-fr"):
+        lang_text.manpage_sentences("fr", tmp_path)
 
 
 def test_lm_text_weights_the_transcripts_and_leaves_held_out_text_out(tmp_path, capsys):
