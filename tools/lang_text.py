@@ -91,27 +91,31 @@ def manpage_sentences(lang: str, man_root: Path = Path("/usr/share/man")) -> lis
                          "(apt-get install groff-base)")
     out = []
     for path in pages:
-        try:
-            source = path.read_bytes()
-            if path.suffix == ".gz":
-                source = gzip.decompress(source)
-        except (OSError, EOFError, gzip.BadGzipFile):
-            continue
-        if source.lstrip().startswith(b".so "):
-            continue
-        try:
-            rendered = subprocess.run([groff, *_GROFF_TEXT], input=source, capture_output=True,
-                                      timeout=120, check=False)
-        except subprocess.TimeoutExpired:
-            continue
-        if rendered.returncode != 0:
-            continue
-        for line in rendered.stdout.decode("utf-8", "replace").splitlines():
+        for line in (_rendered_page(groff, path) or "").splitlines():
             for piece in re.split(r"[.!?:;]+(?:\s|$)", line):
                 piece = piece.strip()
                 if piece and not _BAD_MESSAGE.search(piece) and not _ENGLISH.search(piece):
                     out.append(piece)
     return out
+
+
+def _rendered_page(groff: str, path: Path) -> str | None:
+    """One manual page (gzipped or not) as plain text; None for a ``.so`` link, a page that
+    cannot be read, or one groff fails on or takes over two minutes to render."""
+    try:
+        source = path.read_bytes()
+        if path.suffix == ".gz":
+            source = gzip.decompress(source)
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+    if source.lstrip().startswith(b".so "):
+        return None
+    try:
+        rendered = subprocess.run([groff, *_GROFF_TEXT], input=source, capture_output=True,
+                                  timeout=120, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    return rendered.stdout.decode("utf-8", "replace") if rendered.returncode == 0 else None
 
 
 def clean_texts(lines: list[str], allowed: set[str], min_words: int = 1,
