@@ -6,6 +6,7 @@ frames, V vocabulary size (blank included).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 
 import torch
@@ -96,18 +97,27 @@ class CTCModel(nn.Module):
         """Output frames ``(N,)`` for input lengths ``(N,)``."""
         return self.frontend.output_lengths(lengths)
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor, output: str = "log_probs"
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor, output: str = "log_probs",
+                intermediate: Sequence[int] = ()) -> tuple[torch.Tensor, ...]:
         """``(scores (N, T', V), out_lengths (N,))``: log-probabilities, or logits when
-        ``output="logits"``."""
+        ``output="logits"``.
+
+        ``intermediate``: recurrent layers (1-based) whose outputs are also read by the output
+        layer, for intermediate CTC (``train.inter_ctc_layers``); then the result is
+        ``(scores, out_lengths, [scores of layer k (N, T', V) for k in intermediate])``.
+        """
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         feats, out_lengths = self.frontend(x, lengths)  # (N, T', D)
-        enc = self.encoder(feats, out_lengths)  # (N, T', E)
+        enc, kept = self.encoder.forward_keeping(feats, out_lengths, intermediate)  # (N, T', E)
+        scores = [self._scores(h, output) for h in (enc, *kept)]
+        if intermediate:
+            return scores[0], out_lengths, scores[1:]
+        return scores[0], out_lengths
+
+    def _scores(self, enc: torch.Tensor, output: str) -> torch.Tensor:
         logits = self.head(enc).float()  # (N, T', V)
-        if output == "logits":
-            return logits, out_lengths
-        return logits.log_softmax(dim=-1), out_lengths
+        return logits if output == "logits" else logits.log_softmax(dim=-1)
 
 
 def build_model(config: ModelConfig, vocab_size: int) -> CTCModel:

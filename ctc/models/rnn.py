@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -180,6 +181,17 @@ class RNNEncoder(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.forward_keeping(x, lengths)[0]
+
+    def forward_keeping(self, x: torch.Tensor, lengths: torch.Tensor, keep: Sequence[int] = ()
+                        ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(output (N, T, output_dim), [output of layer k (N, T, output_dim) for k in keep])``:
+        the encoder's output and those of the layers ``keep`` names (1-based, before the dropout
+        that feeds the next layer; padded positions zeroed as in the output)."""
+        for k in keep:
+            if not 1 <= k <= len(self.forward_layers):
+                raise ValueError(f"layer {k} is not one of 1..{len(self.forward_layers)}")
+        kept: dict[int, torch.Tensor] = {}
         lengths = lengths.to(x.device)
         index = reversal_index(lengths, x.shape[1]) if self.backward_layers is not None else None
         fp32 = (x.device.type == "cpu" and x.shape[0] < self.cpu_bf16_min_sequences
@@ -197,5 +209,8 @@ class RNNEncoder(nn.Module):
                     back = reverse_padded(back, lengths, index)
                     out = torch.cat([out, back], dim=-1)  # (N, T, 2 (P or H))
                 x = out
+                if i + 1 in keep:
+                    kept[i + 1] = x
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
-        return x * valid[:, :, None].to(x.dtype)
+        mask = valid[:, :, None]
+        return x * mask.to(x.dtype), [kept[k] * mask.to(kept[k].dtype) for k in keep]

@@ -74,6 +74,13 @@ class LoopConfig:
     shell-style pattern of their names (``[frontend, "encoder.*_layers.0.*"]``; the model's
     names are listed when a pattern matches none), for fine-tuning (``ctc.train.freeze``);
     freeze_steps: optimiser steps after which they train too (0: frozen for the whole run).
+    inter_ctc_layers, inter_ctc_weight: intermediate CTC (Lee & Watanabe 2021, "Intermediate
+    loss regularization for CTC-based speech recognition"): the outputs of these recurrent
+    layers (1-based, below the last) are read by the same output layer and trained with CTC on
+    the same targets; the loss is ``(1 - w) * final + w * mean(intermediate)`` with ``w`` =
+    ``inter_ctc_weight`` (0: off). Training only: it adds no parameters, and decoding reads
+    the last layer as before. The logged train loss is that sum; the valid loss, the last
+    layer's alone.
     """
 
     epochs: int = 10
@@ -96,6 +103,8 @@ class LoopConfig:
     log_every: int = 50
     freeze: list[str] = field(default_factory=list)
     freeze_steps: int = 0
+    inter_ctc_layers: list[int] = field(default_factory=list)
+    inter_ctc_weight: float = 0.0
 
 
 @dataclass
@@ -301,6 +310,15 @@ def validate_config(config: TrainConfig) -> TrainConfig:
            "must be >= 0 (0: frozen for the whole run)")
     _check(t.freeze_steps == 0 or bool(t.freeze), "train.freeze_steps", t.freeze_steps,
            "needs train.freeze (the parameters to unfreeze)")
+    _check(_finite(t.inter_ctc_weight) and 0.0 <= t.inter_ctc_weight < 1.0,
+           "train.inter_ctc_weight", t.inter_ctc_weight, "must be in [0, 1) (0: off)")
+    _check(all(1 <= k < m.layers for k in t.inter_ctc_layers)
+           and len(set(t.inter_ctc_layers)) == len(t.inter_ctc_layers), "train.inter_ctc_layers",
+           t.inter_ctc_layers, f"must be distinct recurrent layers in 1..{m.layers - 1} "
+           f"(below the last of model.layers={m.layers})")
+    _check(bool(t.inter_ctc_layers) == (t.inter_ctc_weight > 0), "train.inter_ctc_weight",
+           t.inter_ctc_weight, "and train.inter_ctc_layers go together (a weight above 0 "
+           f"and the layers to train; train.inter_ctc_layers={t.inter_ctc_layers!r})")
 
     _check(d.max_frames >= 1, "data.max_frames", d.max_frames, "must be >= 1")
     _check(d.valid_max_frames >= 0, "data.valid_max_frames", d.valid_max_frames, "must be >= 0")

@@ -409,15 +409,22 @@ class Trainer:
             lengths = batch.lengths.to(device)
         targets = batch.targets.to(device)
         target_lengths = batch.target_lengths.to(device)
+        inter_layers = loop.inter_ctc_layers
         with no_sync:
             with _autocast(self.precision, device):
-                outputs, out_lengths = module(inputs, lengths, output=self.ctc_loss.input)
+                outputs, out_lengths, *inter = module(inputs, lengths, output=self.ctc_loss.input,
+                                                      intermediate=inter_layers)
             if empty:  # outputs (N, T', V): logits or log-probs, as the loss takes; lengths (N,)
                 losses = outputs.sum()[None] * 0.0
                 ok = torch.zeros(1, dtype=torch.bool, device=device)
                 units = torch.zeros(1, device=device)
             else:
                 losses = self.ctc_loss(outputs, targets, out_lengths, target_lengths)  # (N,)
+                if inter_layers:
+                    w = loop.inter_ctc_weight
+                    inter_losses = [self.ctc_loss(scores, targets, out_lengths, target_lengths)
+                                    for scores in inter[0]]
+                    losses = (1.0 - w) * losses + w * torch.stack(inter_losses).mean(0)
                 ok = out_lengths >= required_frames_batch(targets, target_lengths)
                 units = (target_lengths.float() if loop.loss_norm == "token"
                          else torch.ones_like(losses))

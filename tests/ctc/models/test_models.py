@@ -196,3 +196,28 @@ def test_unknown_output_raises():
     model = build_model(ModelConfig(input_dim=12, layers=1, hidden=4), vocab_size=5)
     with pytest.raises(ValueError, match="output must be one of"):
         model(torch.randn(1, 8, 12), torch.tensor([8]), output="probs")
+
+
+def test_intermediate_scores_are_the_output_layer_reading_that_layer():
+    """Layer k's intermediate scores are what a k-layer model with the same first k layers and
+    output layer gives; the final scores are those of a plain forward."""
+    torch.manual_seed(0)
+    config = ModelConfig(input_dim=8, subsampling=2, conv_channels=4, layers=3, hidden=6)
+    model = build_model(config, 5).eval()
+    x, lengths = _pad([torch.randn(14, 8), torch.randn(9, 8)])
+    final, out_lengths, (first, second) = model(x, lengths, output="logits", intermediate=(1, 2))
+    plain, _ = model(x, lengths, output="logits")
+    assert torch.equal(final, plain)
+    for k, scores in ((1, first), (2, second)):
+        lower = build_model(ModelConfig(**{**config.to_dict(), "layers": k}), 5).eval()
+        lower.load_state_dict({n: w for n, w in model.state_dict().items()
+                               if not n.startswith("encoder.") or int(n.split(".")[2]) < k})
+        expected, _ = lower(x, lengths, output="logits")
+        for n, length in enumerate(out_lengths.tolist()):
+            torch.testing.assert_close(scores[n, :length], expected[n, :length])
+        padded = scores[1, out_lengths[1]:]  # the layer's padding zeroed, as the output's
+        assert len(padded) and torch.equal(padded, model.head.bias.expand_as(padded))
+    log_probs = model(x, lengths, intermediate=(2,))[2][0]
+    torch.testing.assert_close(log_probs, second.log_softmax(-1))
+    with pytest.raises(ValueError, match=r"layer 4 is not one of 1\.\.3"):
+        model(x, lengths, intermediate=(4,))

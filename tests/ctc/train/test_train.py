@@ -371,6 +371,69 @@ def test_freeze_patterns_are_checked_against_the_model(tmp_path):
         load_config(None, ["train.freeze=[frontend]", "train.freeze_steps=-1"])
 
 
+def test_intermediate_ctc_trains_a_lower_layer_through_the_same_output_layer(tmp_path,
+                                                                              monkeypatch):
+    """Each training batch takes the loss of the last layer and of layer 1, weighted 0.7 and
+    0.3; validation the last layer's alone; the run learns as without."""
+    from ctc.train import engine
+    from ctc.train.ctc_impl import CTCLossFn
+
+    real_loss, real_batch = engine.get_ctc_loss, engine.Trainer.train_batch
+    calls: list[tuple[torch.Tensor, torch.Tensor]] = []
+    batches: list[list[tuple[torch.Tensor, torch.Tensor]]] = []
+    returned: list[float] = []
+
+    def recording_loss(impl: str):
+        loss = real_loss(impl)
+
+        def fn(scores, targets, input_lengths, target_lengths):
+            out = loss(scores, targets, input_lengths, target_lengths)
+            calls.append((scores.detach().clone(), out.detach().clone()))
+            return out
+        return CTCLossFn(loss.name, loss.input, fn)
+
+    def recording_batch(self, batch, sync):
+        calls.clear()
+        result = real_batch(self, batch, sync)
+        batches.append(list(calls))
+        returned.append(result[0])
+        return result
+
+    monkeypatch.setattr(engine, "get_ctc_loss", recording_loss)
+    monkeypatch.setattr(engine.Trainer, "train_batch", recording_batch)
+    cfg = load_config(None, [*TINY, "model.layers=2", "train.epochs=10", "train.average_last=0",
+                             "train.inter_ctc_layers=[1]", "train.inter_ctc_weight=0.3"])
+    records = synthetic_records(12)
+    result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
+    assert result["valid"]["cer"] == 0.0 and _valid_rows(tmp_path)[0]["cer"] > 0.5
+    assert batches and all(len(b) == 2 for b in batches)  # the last layer, then layer 1
+    for (final, final_loss), (lower, lower_loss), total in zip(*zip(*batches), returned,
+                                                               strict=True):
+        assert final.shape == lower.shape and not torch.equal(final, lower)
+        assert total == pytest.approx(float((0.7 * final_loss + 0.3 * lower_loss).sum()),
+                                      rel=1e-5)
+    saved = torch.load(tmp_path / "best.pt", weights_only=True)
+    fresh = engine.build_model(load_config(tmp_path / "config.yaml").model,
+                               len(saved["model"]["head.bias"]))
+    assert saved["model"].keys() == fresh.state_dict().keys()  # no parameters added
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["train.inter_ctc_layers=[1]"], r"train\.inter_ctc_weight=0\.0: and train\.inter_ctc_layers "
+                                     r"go together"),
+    (["train.inter_ctc_weight=0.3"], r"go together .*train\.inter_ctc_layers=\[\]"),
+    (["train.inter_ctc_layers=[3]", "train.inter_ctc_weight=0.3"],
+     r"train\.inter_ctc_layers=\[3\]: must be distinct recurrent layers in 1\.\.2 "
+     r"\(below the last of model\.layers=3\)"),
+    (["train.inter_ctc_layers=[1, 1]", "train.inter_ctc_weight=0.3"], "must be distinct"),
+    (["train.inter_ctc_layers=[0]", "train.inter_ctc_weight=0.3"], "must be distinct"),
+    (["train.inter_ctc_layers=[1]", "train.inter_ctc_weight=1"], r"must be in \[0, 1\)"),
+])
+def test_intermediate_ctc_options_are_checked(overrides, message):
+    with pytest.raises(CarouselError, match=message):
+        load_config(None, overrides)
+
+
 @pytest.mark.parametrize("precision, native, trained_in, note", [
     ("bf16", True, torch.bfloat16, None),
     ("bf16", False, torch.bfloat16, "without native bf16 instructions"),
