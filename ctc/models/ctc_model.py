@@ -30,6 +30,12 @@ class ModelConfig:
     (Puigcerver 2017; a 2x2 max-pool after every ``cnn_convs_per_pool``-th, ``cnn_pooled`` times).
     cell: ``lstm`` (nn.LSTM fast path), ``gru`` or ``peephole`` (Gers & Schmidhuber 2000).
     layers, hidden, proj_size, dropout, bidirectional, forget_bias: the recurrent encoder.
+    self_condition_layers: recurrent layers (1-based, below the last) whose output-layer
+    posteriors are projected back (``self_condition``, a ``(V, E)`` linear map without bias,
+    zero at the start) and added to what the next layer reads: self-conditioned CTC (Nozaki &
+    Komatsu 2021, "Relaxing the conditional independence assumption of CTC-based ASR by
+    conditioning on intermediate predictions"). Trained by intermediate CTC on the same layers
+    (``train.inter_ctc_layers``); in decoding too, as part of the model.
     """
 
     frontend: str = "conv2d"
@@ -48,6 +54,7 @@ class ModelConfig:
     dropout: float = 0.0
     bidirectional: bool = True
     forget_bias: float = 1.0
+    self_condition_layers: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +94,14 @@ class CTCModel(nn.Module):
                                   config.proj_size, config.dropout, config.bidirectional,
                                   config.cell, config.forget_bias)
         self.head = nn.Linear(self.encoder.output_dim, vocab_size)
+        self.self_condition: nn.Linear | None = None
+        if config.self_condition_layers:
+            for k in config.self_condition_layers:
+                if not 1 <= k < config.layers:
+                    raise ValueError(f"model.self_condition_layers: {k} is not one of the "
+                                     f"recurrent layers 1..{config.layers - 1}")
+            self.self_condition = nn.Linear(vocab_size, self.encoder.output_dim, bias=False)
+            nn.init.zeros_(self.self_condition.weight)
 
     @property
     def subsampling(self) -> int:
@@ -109,11 +124,18 @@ class CTCModel(nn.Module):
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
         feats, out_lengths = self.frontend(x, lengths)  # (N, T', D)
-        enc, kept = self.encoder.forward_keeping(feats, out_lengths, intermediate)  # (N, T', E)
+        condition = {k: self._condition for k in self.config.self_condition_layers}
+        enc, kept = self.encoder.forward_keeping(feats, out_lengths, intermediate,
+                                                 condition)  # (N, T', E)
         scores = [self._scores(h, output) for h in (enc, *kept)]
         if intermediate:
             return scores[0], out_lengths, scores[1:]
         return scores[0], out_lengths
+
+    def _condition(self, enc: torch.Tensor) -> torch.Tensor:
+        """``enc`` (N, T', E) plus the projection of the output layer's posteriors over it."""
+        posteriors = self.head(enc).float().softmax(dim=-1)  # (N, T', V)
+        return enc + self.self_condition(posteriors.to(enc.dtype))
 
     def _scores(self, enc: torch.Tensor, output: str) -> torch.Tensor:
         logits = self.head(enc).float()  # (N, T', V)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -183,12 +183,19 @@ class RNNEncoder(nn.Module):
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.forward_keeping(x, lengths)[0]
 
-    def forward_keeping(self, x: torch.Tensor, lengths: torch.Tensor, keep: Sequence[int] = ()
-                        ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def forward_keeping(self, x: torch.Tensor, lengths: torch.Tensor, keep: Sequence[int] = (),
+                        condition: Mapping[int, Callable[[torch.Tensor], torch.Tensor]] | None
+                        = None) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(output (N, T, output_dim), [output of layer k (N, T, output_dim) for k in keep])``:
         the encoder's output and those of the layers ``keep`` names (1-based, before the dropout
-        that feeds the next layer; padded positions zeroed as in the output)."""
-        for k in keep:
+        that feeds the next layer; padded positions zeroed as in the output).
+
+        ``condition``: for a layer k (1-based, below the last), a function of its output
+        ``(N, T, output_dim)`` whose result the next layer reads instead (self-conditioning);
+        the kept output of layer k is the one before it.
+        """
+        condition = condition or {}
+        for k in (*keep, *condition):
             if not 1 <= k <= len(self.forward_layers):
                 raise ValueError(f"layer {k} is not one of 1..{len(self.forward_layers)}")
         kept: dict[int, torch.Tensor] = {}
@@ -211,6 +218,8 @@ class RNNEncoder(nn.Module):
                 x = out
                 if i + 1 in keep:
                     kept[i + 1] = x
+                if i + 1 in condition:
+                    x = condition[i + 1](x)
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
         mask = valid[:, :, None]
         return x * mask.to(x.dtype), [kept[k] * mask.to(kept[k].dtype) for k in keep]

@@ -79,8 +79,9 @@ class LoopConfig:
     layers (1-based, below the last) are read by the same output layer and trained with CTC on
     the same targets; the loss is ``(1 - w) * final + w * mean(intermediate)`` with ``w`` =
     ``inter_ctc_weight`` (0: off). Training only: it adds no parameters, and decoding reads
-    the last layer as before. The logged train loss is that sum; the valid loss, the last
-    layer's alone.
+    the last layer as before (with ``model.self_condition_layers`` the same layers' predictions
+    also feed the layers above, in decoding too). The logged train loss is that sum; the valid
+    loss, the last layer's alone.
     """
 
     epochs: int = 10
@@ -268,6 +269,11 @@ def validate_config(config: TrainConfig) -> TrainConfig:
     for key, value in (("model.dropout", m.dropout), ("model.cnn_dropout", m.cnn_dropout)):
         _check(0.0 <= value < 1.0, key, value, "must be in [0, 1)")
     _check(_finite(m.forget_bias), "model.forget_bias", m.forget_bias, "must be finite")
+    _check(all(1 <= k < m.layers for k in m.self_condition_layers)
+           and len(set(m.self_condition_layers)) == len(m.self_condition_layers),
+           "model.self_condition_layers", m.self_condition_layers,
+           f"must be distinct recurrent layers in 1..{m.layers - 1} "
+           f"(below the last of model.layers={m.layers})")
 
     _check(o.name in ("adam", "adamw"), "optim.name", o.name, "must be adam or adamw")
     _check(_finite(o.lr) and o.lr > 0, "optim.lr", o.lr, "must be a positive number")
@@ -319,6 +325,9 @@ def validate_config(config: TrainConfig) -> TrainConfig:
     _check(bool(t.inter_ctc_layers) == (t.inter_ctc_weight > 0), "train.inter_ctc_weight",
            t.inter_ctc_weight, "and train.inter_ctc_layers go together (a weight above 0 "
            f"and the layers to train; train.inter_ctc_layers={t.inter_ctc_layers!r})")
+    _check(set(m.self_condition_layers) <= set(t.inter_ctc_layers), "model.self_condition_layers",
+           m.self_condition_layers, "must be trained by intermediate CTC: each of them among "
+           f"train.inter_ctc_layers={t.inter_ctc_layers!r} (with train.inter_ctc_weight > 0)")
 
     _check(d.max_frames >= 1, "data.max_frames", d.max_frames, "must be >= 1")
     _check(d.valid_max_frames >= 0, "data.valid_max_frames", d.valid_max_frames, "must be >= 0")

@@ -3,7 +3,10 @@
 Every parameter of the same name and shape is copied. The output layer is resized to this run's
 vocabulary: the rows of symbols both vocabularies share are copied, rows of new symbols keep
 their fresh initialisation (as Kraken's ``--resize``), so a model trained on one alphabet starts
-another with what it knows of their common symbols.
+another with what it knows of their common symbols. The self-conditioning projection
+(``model.self_condition_layers``) reads the vocabulary: its columns of shared symbols are
+copied, those of new symbols stay zero; absent from the source, it stays zero (the model starts
+reading exactly as the source did).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 from ctc.errors import InputError
 
 HEAD = ("head.weight", "head.bias")  # the output layer of ctc.models.CTCModel: (V, E) and (V,)
+SELF_CONDITION = "self_condition.weight"  # CTCModel's posteriors -> encoder projection: (E, V)
 ARCHITECTURE_KEYS = ("frontend", "subsampling", "conv_channels", "cnn_channels", "cnn_pooled",
                      "cnn_convs_per_pool", "cnn_batch_norm", "cell", "layers", "hidden",
                      "proj_size", "bidirectional")
@@ -55,7 +59,7 @@ def initialize_from(model: torch.nn.Module, symbols: list[str], state: dict[str,
     copied = 0
     with torch.no_grad():
         for name, tensor in own.items():
-            if name in HEAD or name not in state:
+            if name in HEAD or name == SELF_CONDITION or name not in state:
                 continue
             if state[name].shape != tensor.shape:
                 raise InputError(f"--init {source}: {name} has shape {tuple(state[name].shape)} "
@@ -64,11 +68,15 @@ def initialize_from(model: torch.nn.Module, symbols: list[str], state: dict[str,
             copied += 1
         index = {s: i for i, s in enumerate(saved_symbols)}
         shared = [(i, index[s]) for i, s in enumerate(symbols) if s in index]
+        rows = torch.tensor([i for i, _ in shared], dtype=torch.long)
+        from_rows = torch.tensor([j for _, j in shared], dtype=torch.long)
         for name in HEAD:
             if name in state and name in own:
-                rows = torch.tensor([i for i, _ in shared], dtype=torch.long)
-                from_rows = torch.tensor([j for _, j in shared], dtype=torch.long)
                 own[name][rows] = state[name][from_rows].to(own[name].dtype)
                 copied += 1
+        if SELF_CONDITION in state and SELF_CONDITION in own:
+            own[SELF_CONDITION][:, rows] = state[SELF_CONDITION][:, from_rows].to(
+                own[SELF_CONDITION].dtype)
+            copied += 1
     model.load_state_dict(own)
     return InitReport(copied, len(shared), len(symbols) - len(shared))

@@ -221,3 +221,63 @@ def test_intermediate_scores_are_the_output_layer_reading_that_layer():
     torch.testing.assert_close(log_probs, second.log_softmax(-1))
     with pytest.raises(ValueError, match=r"layer 4 is not one of 1\.\.3"):
         model(x, lengths, intermediate=(4,))
+
+
+def test_self_conditioning_feeds_the_layer_posteriors_to_the_next_layer():
+    """With ``self_condition_layers=[2]`` the third layer reads layer 2's output plus the
+    projection of the output layer's posteriors over it; at the start (projection zero) the
+    model reads as the plain one; padding changes no valid frame."""
+    torch.manual_seed(0)
+    plain_config = ModelConfig(input_dim=8, subsampling=2, conv_channels=4, layers=3, hidden=6)
+    config = ModelConfig(**{**plain_config.to_dict(), "self_condition_layers": [2]})
+    model = build_model(config, 5).eval()
+    plain = build_model(plain_config, 5).eval()
+    plain.load_state_dict({n: w for n, w in model.state_dict().items()
+                           if not n.startswith("self_condition.")})
+    assert torch.equal(model.self_condition.weight, torch.zeros(12, 5))
+    x, lengths = _pad([torch.randn(14, 8), torch.randn(9, 8)])
+    torch.testing.assert_close(model(x, lengths)[0], plain(x, lengths)[0], rtol=0, atol=0)
+
+    with torch.no_grad():
+        model.self_condition.weight.normal_()
+    final, out_lengths = model(x, lengths, output="logits")
+    feats, _ = model.frontend(x, lengths)
+    _, (second,) = plain.encoder.forward_keeping(feats, out_lengths, keep=(2,))
+    conditioned = second + model.self_condition(model.head(second).softmax(-1))
+    top = RNNEncoder(12, 6, layers=1)
+    top.load_state_dict({n.replace(".2.", ".0."): w for n, w in model.encoder.state_dict().items()
+                         if ".2." in n})
+    expected = model.head(top(conditioned, out_lengths))
+    assert not torch.allclose(expected, plain(x, lengths, output="logits")[0])
+    for n, length in enumerate(out_lengths.tolist()):
+        torch.testing.assert_close(final[n, :length], expected[n, :length])
+    alone, _ = model(x[1:, :9], lengths[1:], output="logits")
+    torch.testing.assert_close(alone[0], final[1, :out_lengths[1]])
+    _, _, (inter,) = model(x, lengths, output="logits", intermediate=(2,))
+    torch.testing.assert_close(inter[0], model.head(second[0]))  # the layer before conditioning
+    with pytest.raises(ValueError, match=r"self_condition_layers: 3 is not one of the recurrent "
+                                         r"layers 1\.\.2"):
+        build_model(ModelConfig(**{**plain_config.to_dict(), "self_condition_layers": [3]}), 5)
+
+
+def test_init_keeps_the_self_conditioning_columns_of_shared_symbols():
+    from ctc.train.init import initialize_from
+
+    torch.manual_seed(0)
+    config = ModelConfig(input_dim=8, layers=2, hidden=4, self_condition_layers=[1])
+    source = build_model(config, 4)
+    with torch.no_grad():
+        source.self_condition.weight.normal_()
+    target = build_model(config, 5)
+    report = initialize_from(target, ["<b>", "a", "x", "b", "c"], source.state_dict(),
+                             ["<b>", "a", "b", "c"], "src")
+    assert (report.shared_symbols, report.new_symbols) == (4, 1)
+    got, want = target.self_condition.weight, source.self_condition.weight
+    torch.testing.assert_close(got[:, [0, 1, 3, 4]], want)
+    assert torch.equal(got[:, 2], torch.zeros(8))  # a new symbol's column stays zero
+    unconditioned = build_model(ModelConfig(input_dim=8, layers=2, hidden=4), 4)
+    fresh = build_model(config, 4)
+    initialize_from(fresh, ["<b>", "a", "b", "c"], unconditioned.state_dict(),
+                    ["<b>", "a", "b", "c"], "src")
+    assert torch.equal(fresh.self_condition.weight, torch.zeros(8, 4))
+    torch.testing.assert_close(fresh.head.weight, unconditioned.head.weight)

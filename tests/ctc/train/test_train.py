@@ -418,6 +418,47 @@ def test_intermediate_ctc_trains_a_lower_layer_through_the_same_output_layer(tmp
     assert saved["model"].keys() == fresh.state_dict().keys()  # no parameters added
 
 
+def test_self_conditioned_ctc_trains_the_projection_and_decodes_with_it(tmp_path):
+    """``model.self_condition_layers=[1]`` with intermediate CTC there: the run learns, the
+    projection of layer 1's predictions is saved trained, and the saved model reads with it."""
+    from ctc.checkpoint import read_model
+    from ctc.train import engine
+
+    cfg = load_config(None, [*TINY, "model.layers=2", "train.epochs=10", "train.average_last=0",
+                             "train.inter_ctc_layers=[1]", "train.inter_ctc_weight=0.3",
+                             "model.self_condition_layers=[1]"])
+    records = synthetic_records(12)
+    result = run_training(cfg, SyntheticFeaturizer(feature_dim=8), records, records, tmp_path)
+    assert result["valid"]["cer"] == 0.0
+    saved = read_model(tmp_path / "best.pt")
+    assert saved.state["model_config"]["self_condition_layers"] == [1]
+    projection = saved.state["model"]["self_condition.weight"]  # (E, V), zero at the start
+    assert projection.shape == (64, len(saved.tokenizer)) and projection.abs().max() > 1e-3
+    model = engine.build_model(load_config(tmp_path / "config.yaml").model, len(saved.tokenizer))
+    model.load_state_dict(saved.state["model"])
+    model.eval()
+    x = torch.randn(1, 20, 8)
+    with_it = model(x, torch.tensor([20]))[0]
+    with torch.no_grad():
+        model.self_condition.weight.zero_()
+    assert not torch.allclose(with_it, model(x, torch.tensor([20]))[0])
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.self_condition_layers=[1]"],
+     r"model\.self_condition_layers=\[1\]: must be trained by intermediate CTC: each of them "
+     r"among train\.inter_ctc_layers=\[\]"),
+    (["model.self_condition_layers=[1]", "train.inter_ctc_layers=[2]",
+      "train.inter_ctc_weight=0.3"], r"among train\.inter_ctc_layers=\[2\]"),
+    (["model.self_condition_layers=[3]", "train.inter_ctc_layers=[1]",
+      "train.inter_ctc_weight=0.3"], r"model\.self_condition_layers=\[3\]: must be distinct "
+                                     r"recurrent layers in 1\.\.2"),
+])
+def test_self_conditioning_options_are_checked(overrides, message):
+    with pytest.raises(CarouselError, match=message):
+        load_config(None, overrides)
+
+
 @pytest.mark.parametrize("overrides, message", [
     (["train.inter_ctc_layers=[1]"], r"train\.inter_ctc_weight=0\.0: and train\.inter_ctc_layers "
                                      r"go together"),
