@@ -231,6 +231,13 @@ def _finite(value: float) -> bool:
     return math.isfinite(value)
 
 
+def _check_lower_layers(key: str, chosen: list[int], layers: int) -> None:
+    """InputError unless ``chosen`` are distinct recurrent layers below the last (1-based)."""
+    _check(all(1 <= k < layers for k in chosen) and len(set(chosen)) == len(chosen), key, chosen,
+           f"must be distinct recurrent layers in 1..{layers - 1} "
+           f"(below the last of model.layers={layers})")
+
+
 def validate_config(config: TrainConfig) -> TrainConfig:
     """Check every value's domain before any work starts; InputError naming the first bad key.
 
@@ -269,11 +276,7 @@ def validate_config(config: TrainConfig) -> TrainConfig:
     for key, value in (("model.dropout", m.dropout), ("model.cnn_dropout", m.cnn_dropout)):
         _check(0.0 <= value < 1.0, key, value, "must be in [0, 1)")
     _check(_finite(m.forget_bias), "model.forget_bias", m.forget_bias, "must be finite")
-    _check(all(1 <= k < m.layers for k in m.self_condition_layers)
-           and len(set(m.self_condition_layers)) == len(m.self_condition_layers),
-           "model.self_condition_layers", m.self_condition_layers,
-           f"must be distinct recurrent layers in 1..{m.layers - 1} "
-           f"(below the last of model.layers={m.layers})")
+    _check_lower_layers("model.self_condition_layers", m.self_condition_layers, m.layers)
 
     _check(o.name in ("adam", "adamw"), "optim.name", o.name, "must be adam or adamw")
     _check(_finite(o.lr) and o.lr > 0, "optim.lr", o.lr, "must be a positive number")
@@ -318,10 +321,7 @@ def validate_config(config: TrainConfig) -> TrainConfig:
            "needs train.freeze (the parameters to unfreeze)")
     _check(_finite(t.inter_ctc_weight) and 0.0 <= t.inter_ctc_weight < 1.0,
            "train.inter_ctc_weight", t.inter_ctc_weight, "must be in [0, 1) (0: off)")
-    _check(all(1 <= k < m.layers for k in t.inter_ctc_layers)
-           and len(set(t.inter_ctc_layers)) == len(t.inter_ctc_layers), "train.inter_ctc_layers",
-           t.inter_ctc_layers, f"must be distinct recurrent layers in 1..{m.layers - 1} "
-           f"(below the last of model.layers={m.layers})")
+    _check_lower_layers("train.inter_ctc_layers", t.inter_ctc_layers, m.layers)
     _check(bool(t.inter_ctc_layers) == (t.inter_ctc_weight > 0), "train.inter_ctc_weight",
            t.inter_ctc_weight, "and train.inter_ctc_layers go together (a weight above 0 "
            f"and the layers to train; train.inter_ctc_layers={t.inter_ctc_layers!r})")
